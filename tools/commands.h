@@ -1,0 +1,14 @@
+// The subcommands of `longctx`. Each lives in its own file and registers itself on the app,
+// returning the function that runs it once the command line has been parsed.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace longctx {
+
+using CommandRun = std::function<int()>;
+
+CommandRun add_stats_command(CLI::App& app);
+
+}  // namespace longctx

@@ -1,0 +1,38 @@
+// longctx: extend LLaMA-family models from 4K to 128K context by data engineering
+// (Fu et al., 2024). One binary; each subcommand is one file in tools/.
+//
+//   longctx stats data/slimpajama/ --json stats.json --svg stats.svg
+#include <cstdio>
+#include <map>
+
+#include "commands.h"
+#include "longctx/base/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "longctx: build long-context training data, train and evaluate LLaMA-family models\n"
+      "at 128K context (Fu et al., \"Data Engineering for Scaling Language Models to 128K\n"
+      "Context\", 2024). Run `longctx <command> --help` for a command's options."};
+  app.require_subcommand(1, 1);
+  app.set_version_flag("--version", "longctx 0.1.0");
+
+  std::map<std::string, longctx::CommandRun> commands;
+  commands["stats"] = longctx::add_stats_command(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  std::string name = app.get_subcommands().front()->get_name();
+  try {
+    return commands.at(name)();
+  } catch (const longctx::Error& e) {
+    std::fprintf(stderr, "longctx %s: error: %s\n", name.c_str(), e.what());
+    if (!e.hint().empty()) std::fprintf(stderr, "hint: %s\n", e.hint().c_str());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "longctx %s: error: %s\n", name.c_str(), e.what());
+    return 1;
+  }
+}
