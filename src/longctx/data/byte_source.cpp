@@ -6,6 +6,7 @@
 #include <zstd.h>
 
 #include <cerrno>
+#include <exception>
 #include <fmt/format.h>
 #include <vector>
 
@@ -65,7 +66,19 @@ class ZstdSource : public ByteSource {
   ~ZstdSource() override { ZSTD_freeDCtx(dctx_); }
 
   size_t read(char* out, size_t capacity) override {
+    if (pending_) std::rethrow_exception(pending_);
     ZSTD_outBuffer output{out, capacity, 0};
+    try {
+      fill(output);
+    } catch (const StreamError&) {
+      if (output.pos == 0) throw;
+      pending_ = std::current_exception();  // hand back what was decoded; report the fault next
+    }
+    return output.pos;
+  }
+
+ private:
+  void fill(ZSTD_outBuffer& output) {
     while (output.pos < output.size) {
       if (in_.pos == in_.size && !eof_) refill();
       if (in_.pos == in_.size && eof_) {
@@ -74,16 +87,13 @@ class ZstdSource : public ByteSource {
         size_t before = output.pos;
         decode(output);
         if (output.pos > before) continue;
-        if (output.pos > 0) break;  // hand back what we have; the next call reports the fault
         throw StreamError(IssueKind::kTruncatedStream,
                           fmt::format("truncated zstd stream in {}", file_.path()));
       }
       decode(output);
     }
-    return output.pos;
   }
 
- private:
   void refill() {
     size_t n = file_.read(input_.data(), input_.size());
     file_bytes_read_ += n;
@@ -106,6 +116,7 @@ class ZstdSource : public ByteSource {
   ZSTD_inBuffer in_{nullptr, 0, 0};
   bool eof_ = false;
   size_t frame_remaining_ = 1;  // nonzero until a frame completes: an empty file is truncated
+  std::exception_ptr pending_;  // a fault found after some bytes were decoded
 };
 
 class GzipSource : public ByteSource {
@@ -117,15 +128,25 @@ class GzipSource : public ByteSource {
   ~GzipSource() override { inflateEnd(&z_); }
 
   size_t read(char* out, size_t capacity) override {
+    if (pending_) std::rethrow_exception(pending_);
     z_.next_out = reinterpret_cast<Bytef*>(out);
     z_.avail_out = static_cast<uInt>(std::min<size_t>(capacity, 1u << 30));
     size_t wanted = z_.avail_out;
+    try {
+      fill();
+    } catch (const StreamError&) {
+      if (z_.avail_out == wanted) throw;
+      pending_ = std::current_exception();  // hand back what was decoded; report the fault next
+    }
+    return wanted - z_.avail_out;
+  }
+
+ private:
+  void fill() {
     while (z_.avail_out > 0) {
       if (z_.avail_in == 0 && !eof_) refill();
       if (z_.avail_in == 0 && eof_) {
         if (!in_member_) break;  // clean end after a complete member
-        size_t produced = wanted - z_.avail_out;
-        if (produced > 0) break;  // hand back what we have; the next call reports the fault
         throw StreamError(IssueKind::kTruncatedStream,
                           fmt::format("truncated gzip stream in {}", file_.path()));
       }
@@ -146,10 +167,8 @@ class GzipSource : public ByteSource {
                                       z_.msg != nullptr ? z_.msg : "inflate failed"));
       }
     }
-    return wanted - z_.avail_out;
   }
 
- private:
   void refill() {
     size_t n = file_.read(input_.data(), input_.size());
     file_bytes_read_ += n;
@@ -163,6 +182,7 @@ class GzipSource : public ByteSource {
   z_stream z_{};
   bool eof_ = false;
   bool in_member_ = true;  // an empty file is a truncated stream
+  std::exception_ptr pending_;  // a fault found after some bytes were decoded
 };
 
 }  // namespace

@@ -59,14 +59,20 @@ struct Stream {
   bool done = false;
 };
 
-// Reads the next block of whole lines from a JSON-lines stream (or the whole of a .txt file).
-Block read_block(Stream& stream, const CorpusFile& file, size_t block_bytes) {
+// Reads the next block of whole lines from a JSON-lines stream (or the whole of a .txt file)
+// into `storage`, a recycled buffer: fresh multi-megabyte allocations would cost page faults
+// and growth copies on every block.
+Block read_block(Stream& stream, const CorpusFile& file, size_t block_bytes, Buffer storage) {
   Block block;
   block.file_index = stream.file_index;
   block.first_line = stream.next_line;
-  block.bytes = std::move(stream.carry);
-  stream.carry = Buffer{};
+  block.bytes = std::move(storage);
   Buffer& buf = block.bytes;
+  buf.size = 0;
+  buf.reserve(std::max(block_bytes, stream.carry.size) + kReadBytes);
+  if (stream.carry.size > 0) std::memcpy(buf.data.get(), stream.carry.data.get(), stream.carry.size);
+  buf.size = stream.carry.size;
+  stream.carry.size = 0;
   bool whole_file = file.format == FileFormat::kText;
   size_t scanned = 0;             // bytes of buf already searched for a newline
   size_t cut = std::string::npos; // one past the last newline found
@@ -108,6 +114,7 @@ Block read_block(Stream& stream, const CorpusFile& file, size_t block_bytes) {
                                        error.what()};
   }
   if (!stream.done && cut != std::string::npos && cut < buf.size) {
+    stream.carry.size = 0;
     stream.carry.reserve(buf.size - cut);
     std::memcpy(stream.carry.data.get(), buf.data.get() + cut, buf.size - cut);
     stream.carry.size = buf.size - cut;
@@ -194,6 +201,7 @@ InputIssues CorpusReader::read_all(const Visitor& visit, Progress* progress) {
   std::mutex mutex;
   std::condition_variable changed;
   std::deque<Block> queue;
+  std::vector<Buffer> spare;  // block buffers to reuse
   std::vector<std::unique_ptr<Stream>> streams;
   size_t next_file = 0;
   bool stop = false;
@@ -221,6 +229,7 @@ InputIssues CorpusReader::read_all(const Visitor& visit, Progress* progress) {
           break;
         }
         lock.lock();
+        if (spare.size() < 2 * static_cast<size_t>(threads_)) spare.push_back(std::move(block.bytes));
         if (options_.strict && my_issues.total() > 0) {
           stop = true;
           changed.notify_all();
@@ -248,12 +257,17 @@ InputIssues CorpusReader::read_all(const Visitor& visit, Progress* progress) {
         continue;
       }
       stream->busy = true;
+      Buffer storage;
+      if (!spare.empty()) {
+        storage = std::move(spare.back());
+        spare.pop_back();
+      }
       lock.unlock();
       std::optional<Block> block;
       try {
         const CorpusFile& file = files_[stream->file_index];
         if (!stream->source) stream->source = open_byte_source(file.path);
-        block = read_block(*stream, file, options_.block_bytes);
+        block = read_block(*stream, file, options_.block_bytes, std::move(storage));
         if (progress != nullptr) {
           uint64_t read = stream->source->file_bytes_read();
           progress->add(read - stream->reported_bytes);

@@ -63,9 +63,12 @@ std::string draw_figure2(const std::vector<MixtureSeries>& series, const std::st
   double domain_top = nice_ceiling(max_domain), bucket_top = nice_ceiling(max_bucket);
 
   const double width = 1000, panel_top = 70, label_width = 170, legend_height = 24;
-  const double bar_height = 12, group_gap = 10;
-  double group_height = static_cast<double>(series.size()) * bar_height + group_gap;
-  double plot_height = std::max(260.0, static_cast<double>(domains.size()) * group_height);
+  // Domain groups share the panel height; bars stay between 4 and 14 px thick.
+  double series_count = static_cast<double>(std::max<size_t>(series.size(), 1));
+  double plot_height = std::max(260.0, static_cast<double>(domains.size()) * (series_count * 6 + 8));
+  double group_height = plot_height / static_cast<double>(std::max<size_t>(domains.size(), 1));
+  double bar_height = std::min(14.0, (group_height * 0.7) / series_count);
+  double group_gap = group_height - bar_height * series_count;
   double height = panel_top + plot_height + 60 + legend_height;
   Svg svg(width, height);
   svg.text(width / 2, 26, title, {.size = 16, .anchor = "middle", .weight = "bold"});
@@ -84,7 +87,7 @@ std::string draw_figure2(const std::vector<MixtureSeries>& series, const std::st
     double y = panel_top + static_cast<double>(d) * group_height + group_gap / 2;
     auto known = find_known_domain(domains[d]);
     std::string name = known ? std::string(known->short_name) : domains[d];
-    svg.text(left_x - 8, y + group_height / 2, name, {.size = 11, .anchor = "end"});
+    svg.text(left_x - 8, y + bar_height * series_count / 2 + 4, name, {.size = 11, .anchor = "end"});
     for (size_t s = 0; s < series.size(); ++s) {
       double share = domain_share(series[s], domains[d]);
       double w = left_width * share / domain_top;

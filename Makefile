@@ -1,0 +1,41 @@
+# longctx: the two commands of the README, and a few more.
+#   make demo    install what is missing, build, and profile the built-in default corpus
+#   make test    install what is missing, build, and run the whole test suite
+#   make bench   throughput benchmarks (see bench/README.md)
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/longctx
+CORPUS ?= $(CACHE)/default-corpus
+DEMO_OUT ?= demo-out
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build test demo corpus bench format clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+corpus: deps
+	python3 scripts/build_default_corpus.py --out $(CORPUS)
+
+demo: build corpus
+	@mkdir -p $(DEMO_OUT)
+	$(BUILD)/longctx stats $(CORPUS) --json $(DEMO_OUT)/stats.json --svg $(DEMO_OUT)/stats.svg
+	@echo "demo: wrote $(DEMO_OUT)/stats.json and $(DEMO_OUT)/stats.svg"
+
+bench: build
+	bench/stats_throughput.sh
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(DEMO_OUT)

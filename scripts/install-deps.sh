@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs the Debian/Ubuntu packages longctx needs to build, test and run its demo, and only
+# those that are missing. Needs root or sudo when something is missing. Works on Debian 12
+# and Ubuntu 24.04.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake pkg-config
+  # data subsystem: JSON, compression, tokenizers, CLI, formatting
+  libsimdjson-dev libzstd-dev zlib1g-dev libsentencepiece-dev nlohmann-json3-dev libfmt-dev
+  libcli11-dev libxxhash-dev
+  # tests and benchmarks
+  libgtest-dev zstd gzip sentencepiece python3
+  # the default corpus is assembled from Debian packages with dpkg-deb and xz
+  dpkg xz-utils ca-certificates
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null; then
+    sudo="sudo"
+  else
+    echo "install-deps: need root or sudo to install: ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,47 @@
+// Test fixtures: temporary directories that clean up after themselves, JSON-lines records,
+// and compression with the reference libraries (libzstd, zlib) so that readers are tested on
+// streams they did not write themselves.
+//
+//   TempDir dir;
+//   write_file(dir.path() / "a.jsonl.zst", zstd_compress(jsonl_record("hi", "RedPajamaC4")));
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace longctx::testing {
+
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// One SlimPajama record followed by '\n': {"text": ..., "meta": {"redpajama_set_name": ...}}.
+std::string jsonl_record(std::string_view text, std::string_view domain);
+
+void write_file(const std::filesystem::path& path, std::string_view contents);
+
+// zstd with libzstd; frame_bytes > 0 cuts the input into several frames of that size.
+std::string zstd_compress(std::string_view data, size_t frame_bytes = 0);
+// gzip with zlib; member_bytes > 0 cuts the input into several gzip members.
+std::string gzip_compress(std::string_view data, size_t member_bytes = 0);
+
+// Runs a shell command; returns its exit status and fills stdout/stderr text.
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+CommandResult run_command(const std::string& command);
+
+}  // namespace longctx::testing
