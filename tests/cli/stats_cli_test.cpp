@@ -162,7 +162,7 @@ TEST_F(StatsCorpus, ReportsTheFirstBadLocationsInFileAndLineOrder) {
     seen.push_back(fs::path(at["file"].get<std::string>()).filename().string() + ":" +
                    std::to_string(at["line"].get<int>()) + " " + at["reason"].get<std::string>());
   }
-  // Paths sort byte-wise, so corpus/RedPajamaBook/ comes before corpus/a.jsonl.
+  // Paths sort by component, so corpus/RedPajamaBook/ comes before corpus/a.jsonl.
   std::vector<std::string> want{
       "g.txt:1 empty_document",       "h.txt:1 invalid_utf8",
       "a.jsonl:21 invalid_json",      "a.jsonl:22 missing_text",

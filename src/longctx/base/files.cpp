@@ -58,7 +58,13 @@ void write_file_atomic(const fs::path& path, std::string_view contents) {
 std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(fmt::format("cannot open {}: {}", path.string(), errno_text(errno)));
-  std::string contents((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string contents;
+  try {
+    contents.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  } catch (const std::ios_base::failure& e) {
+    // libstdc++'s filebuf throws on a read error (e.g. EISDIR when the path is a directory).
+    throw Error(fmt::format("cannot read {}: {}", path.string(), e.code().message()));
+  }
   if (in.bad()) throw Error(fmt::format("cannot read {}", path.string()));
   return contents;
 }

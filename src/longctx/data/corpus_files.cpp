@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <set>
+#include <map>
 
 #include "longctx/base/error.h"
 
@@ -24,7 +24,10 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-bool has_glob_chars(const std::string& s) { return s.find_first_of("*?[") != std::string::npos; }
+// GLOB_BRACE is on below, so "{a,b}" is a pattern too.
+bool has_glob_chars(const std::string& s) {
+  return s.find_first_of("*?[{") != std::string::npos;
+}
 
 std::vector<std::string> expand_glob(const std::string& pattern) {
   glob_t result{};
@@ -67,11 +70,13 @@ CorpusFileList find_corpus_files(const std::vector<std::string>& inputs) {
   if (inputs.empty()) {
     throw Error("no input given", "name corpus files, directories or globs, e.g. data/train/");
   }
-  std::set<fs::path> chosen;
+  // Keyed by the absolute path, so that one file named twice (relative and absolute) is read
+  // once; the value is the path as the user spelled it, normalised.
+  std::map<fs::path, fs::path> chosen;
   std::vector<fs::path> skipped;
   auto add_file = [&](const fs::path& path, bool named_explicitly) {
     if (format_of(path)) {
-      chosen.insert(path.lexically_normal());
+      chosen.emplace(fs::absolute(path).lexically_normal(), path.lexically_normal());
     } else if (named_explicitly) {
       throw Error(fmt::format("{}: unrecognised file type", path.string()), kSupportedHint);
     } else {
@@ -79,8 +84,10 @@ CorpusFileList find_corpus_files(const std::vector<std::string>& inputs) {
     }
   };
   for (const std::string& input : inputs) {
-    std::vector<std::string> paths =
-        has_glob_chars(input) && !fs::exists(input) ? expand_glob(input) : std::vector{input};
+    // A glob's matches are like a directory's files: unrecognised names are skipped, not errors
+    // (`data/*` may match a README beside the corpus).
+    bool is_glob = has_glob_chars(input) && !fs::exists(input);
+    std::vector<std::string> paths = is_glob ? expand_glob(input) : std::vector{input};
     for (const std::string& p : paths) {
       std::error_code ec;
       fs::file_status status = fs::status(p, ec);
@@ -96,7 +103,7 @@ CorpusFileList find_corpus_files(const std::vector<std::string>& inputs) {
         }
         if (ec) throw Error(fmt::format("cannot list directory {}: {}", p, ec.message()));
       } else {
-        add_file(p, /*named_explicitly=*/true);
+        add_file(p, /*named_explicitly=*/!is_glob);
       }
     }
   }
@@ -104,8 +111,11 @@ CorpusFileList find_corpus_files(const std::vector<std::string>& inputs) {
     throw Error(fmt::format("no corpus files found in {}", fmt::join(inputs, ", ")),
                 kSupportedHint);
   }
+  std::vector<fs::path> paths;
+  for (const auto& entry : chosen) paths.push_back(entry.second);
+  std::sort(paths.begin(), paths.end());
   CorpusFileList list;
-  for (const fs::path& path : chosen) {
+  for (const fs::path& path : paths) {
     CorpusFile file;
     file.path = path;
     file.format = *format_of(path);

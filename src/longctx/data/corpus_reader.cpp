@@ -206,8 +206,10 @@ InputIssues CorpusReader::read_all(const Visitor& visit, Progress* progress) {
   size_t next_file = 0;
   bool stop = false;
   std::exception_ptr failure;
-  std::vector<InputIssues> issues(static_cast<size_t>(threads_),
-                                  InputIssues(options_.keep_issue_locations));
+  // Strict mode names the first bad record, so it keeps at least one location.
+  size_t keep = options_.strict ? std::max<size_t>(options_.keep_issue_locations, 1)
+                                : options_.keep_issue_locations;
+  std::vector<InputIssues> issues(static_cast<size_t>(threads_), InputIssues(keep));
 
   auto worker_main = [&](int worker) {
     RecordParser parser(schema_);
@@ -305,7 +307,7 @@ InputIssues CorpusReader::read_all(const Visitor& visit, Progress* progress) {
   for (std::thread& t : workers) t.join();
   if (failure) std::rethrow_exception(failure);
 
-  InputIssues merged(options_.keep_issue_locations);
+  InputIssues merged(keep);
   for (const InputIssues& part : issues) merged.merge(part);
   if (options_.strict && merged.total() > 0) {
     const IssueLocation& first = merged.first_locations().front();

@@ -31,7 +31,8 @@ inline constexpr std::array<KnownDomain, 7> kSlimPajamaDomains{{
 // The preset entry for a set name or short name, if any.
 std::optional<KnownDomain> find_known_domain(std::string_view name);
 
-// Domains in report order: SlimPajama's (by original share) first, then the rest by name.
+// Domains in report order: SlimPajama's first, in the preset's order (the reference table's,
+// which is not strictly by share: Book comes before ArXiv), then the rest by name.
 std::vector<std::string> report_order(std::vector<std::string> domains);
 
 }  // namespace longctx

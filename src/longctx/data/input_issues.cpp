@@ -36,8 +36,11 @@ std::string_view issue_key(IssueKind kind) {
 }
 
 namespace {
+// (file, line), then kind and detail: a total order, so that which of several issues on one
+// line is kept does not depend on the order they arrive in (thread scheduling).
 bool earlier(const IssueLocation& a, const IssueLocation& b) {
-  return std::tie(a.file_index, a.line) < std::tie(b.file_index, b.line);
+  return std::tie(a.file_index, a.line, a.kind, a.detail) <
+         std::tie(b.file_index, b.line, b.kind, b.detail);
 }
 }  // namespace
 

@@ -42,7 +42,7 @@ bool has_content(std::string_view text) {
 }
 
 struct RecordParser::Impl {
-  const RecordSchema& schema;
+  RecordSchema schema;  // a copy: the parser may outlive the schema it was built from
   std::vector<std::string> text_path;
   std::vector<std::string> domain_path;
   simdjson::dom::parser parser;

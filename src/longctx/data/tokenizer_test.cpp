@@ -1,0 +1,238 @@
+// The tokenizer is tested with a tiny SentencePiece BPE model trained here, and checked against
+// Debian's independent command-line encoder (spm_encode).
+#include "longctx/data/tokenizer.h"
+
+#include <gtest/gtest.h>
+#include <sentencepiece_trainer.h>
+
+#include <fmt/format.h>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "longctx/base/error.h"
+#include "support/fixtures.h"
+
+namespace longctx {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+
+// Lines of words of 1-4 syllables drawn with a fixed seed; '<', '/', '>' and a few non-ASCII
+// characters appear so that they are in the vocabulary.
+std::string training_text() {
+  static const char* kSyllables[] = {
+      "ka", "to", "ri", "ne", "mu", "sa", "lo", "pe",       "di",
+      "vu", "zi", "an", "el", "or", "us", "th", "\xc3\xa9", "\xe4\xb8\xad",
+      "<",  "/",  ">",  "b",  "c",  "g",  "f",  "w",        "y"};
+  std::mt19937 rng(42);
+  std::string text;
+  for (int line = 0; line < 1500; ++line) {
+    for (int w = 0; w < 12; ++w) {
+      int n = 1 + static_cast<int>(rng() % 4);
+      for (int s = 0; s < n; ++s) text += kSyllables[rng() % std::size(kSyllables)];
+      text += w == 11 ? ".\n" : " ";
+    }
+  }
+  return text;
+}
+
+// Trains a BPE model of 200 pieces into `dir`; returns the .model path.
+fs::path train_model(const fs::path& dir, const std::string& extra_flags = "") {
+  fs::path input = dir / "train.txt";
+  testing::write_file(input, training_text());
+  fs::path prefix = dir / "tiny";
+  ::testing::internal::CaptureStderr();  // the trainer logs every step
+  auto status = sentencepiece::SentencePieceTrainer::Train(
+      fmt::format("--input={} --model_prefix={} --vocab_size=200 --model_type=bpe "
+                  "--character_coverage=1.0 --num_threads=1 {}",
+                  input.string(), prefix.string(), extra_flags));
+  std::string log = ::testing::internal::GetCapturedStderr();
+  if (!status.ok()) throw std::runtime_error("training failed: " + status.ToString() + "\n" + log);
+  return dir / "tiny.model";
+}
+
+// Ids printed by spm_encode for each line of `texts`.
+std::vector<std::vector<int32_t>> spm_encode(const fs::path& model, const fs::path& scratch,
+                                             const std::vector<std::string>& texts) {
+  std::string input;
+  for (const std::string& t : texts) input += t + "\n";
+  fs::path input_path = scratch / "encode-input.txt";
+  testing::write_file(input_path, input);
+  testing::CommandResult r = testing::run_command(fmt::format(
+      "spm_encode --model={} --output_format=id < {}", model.string(), input_path.string()));
+  if (r.exit_code != 0) throw std::runtime_error("spm_encode failed: " + r.err);
+  std::vector<std::vector<int32_t>> ids;
+  std::istringstream lines(r.out);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream numbers(line);
+    std::vector<int32_t> row;
+    int32_t id;
+    while (numbers >> id) row.push_back(id);
+    ids.push_back(row);
+  }
+  return ids;
+}
+
+std::string error_of(const fs::path& path) {
+  try {
+    load_tokenizer(path);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+class TinyModel : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    model_ = new fs::path(train_model(dir_->path()));
+  }
+  static void TearDownTestSuite() {
+    delete model_;
+    delete dir_;
+  }
+  static TempDir* dir_;
+  static fs::path* model_;
+};
+TempDir* TinyModel::dir_ = nullptr;
+fs::path* TinyModel::model_ = nullptr;
+
+const std::vector<std::string> kTexts = {
+    "kato rine musa",
+    "lo pe di vu zi an el or us th",
+    "caf\xc3\xa9 \xe4\xb8\xad kari",
+    "end of text </s> and <s> stay plain text",
+    "a/b c<d e>f",
+    "tokatokatokatoka",
+    "x",
+    "",
+    "unseen letters QWXY and digits 12345",
+};
+
+TEST_F(TinyModel, VocabularyAndSpecialIds) {
+  std::unique_ptr<Tokenizer> tok = load_tokenizer(*model_);
+  EXPECT_EQ(tok->vocab_size(), 200u);
+  EXPECT_EQ(tok->bos_id(), 1);  // SentencePiece's defaults: unk 0, bos 1, eos 2
+  EXPECT_EQ(tok->eos_id(), 2);
+  EXPECT_EQ(tok->description(), "sentencepiece:" + model_->string());
+}
+
+TEST_F(TinyModel, EncodeMatchesTheCommandLineEncoder) {
+  std::unique_ptr<Tokenizer> tok = load_tokenizer(*model_);
+  std::vector<std::vector<int32_t>> reference = spm_encode(*model_, dir_->path(), kTexts);
+  ASSERT_EQ(reference.size(), kTexts.size());
+  for (size_t i = 0; i < kTexts.size(); ++i) {
+    SCOPED_TRACE(kTexts[i]);
+    EXPECT_EQ(tok->encode(kTexts[i]), reference[i]);
+    EXPECT_EQ(tok->count(kTexts[i]), reference[i].size());
+  }
+}
+
+TEST_F(TinyModel, NoBosOrEosIsAddedAndSpecialTextIsPlain) {
+  std::unique_ptr<Tokenizer> tok = load_tokenizer(*model_);
+  EXPECT_TRUE(tok->encode("").empty());
+  std::vector<int32_t> ids = tok->encode("</s> <s> kato");
+  EXPECT_GT(ids.size(), 2u);
+  for (int32_t id : ids) {
+    EXPECT_NE(id, tok->bos_id());
+    EXPECT_NE(id, tok->eos_id());
+  }
+  EXPECT_EQ(tok->decode(ids), "</s> <s> kato");
+}
+
+TEST_F(TinyModel, DecodeOfEncodeIsTheText) {
+  std::unique_ptr<Tokenizer> tok = load_tokenizer(*model_);
+  for (const std::string& text :
+       {std::string("kato rine musa"), std::string("caf\xc3\xa9 \xe4\xb8\xad kari."),
+        std::string("a/b c<d e>f"), std::string("th us or el an zi vu di pe lo"),
+        std::string("")}) {
+    EXPECT_EQ(tok->decode(tok->encode(text)), text);
+  }
+  // Every line the model was trained on.
+  std::istringstream lines(training_text());
+  std::string line;
+  for (int i = 0; i < 50 && std::getline(lines, line); ++i) {
+    EXPECT_EQ(tok->decode(tok->encode(line)), line);
+  }
+}
+
+TEST_F(TinyModel, ConcurrentEncodesAgreeWithSequentialOnes) {
+  std::unique_ptr<Tokenizer> tok = load_tokenizer(*model_);
+  std::vector<std::vector<int32_t>> sequential;
+  for (const std::string& text : kTexts) sequential.push_back(tok->encode(text));
+  std::vector<int> mismatches(4, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 200; ++round) {
+        for (size_t i = 0; i < kTexts.size(); ++i) {
+          if (tok->encode(kTexts[i]) != sequential[i]) ++mismatches[static_cast<size_t>(t)];
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(mismatches, std::vector<int>(4, 0));
+}
+
+TEST_F(TinyModel, ModelDirectoryHoldingTokenizerModel) {
+  TempDir dir;
+  fs::copy_file(*model_, dir.path() / "tokenizer.model");
+  std::unique_ptr<Tokenizer> tok = load_tokenizer(dir.path());
+  EXPECT_EQ(tok->vocab_size(), 200u);
+  EXPECT_EQ(tok->description(), "sentencepiece:" + (dir.path() / "tokenizer.model").string());
+  std::unique_ptr<Tokenizer> direct = load_tokenizer(*model_);
+  EXPECT_EQ(tok->encode("kato rine"), direct->encode("kato rine"));
+}
+
+TEST(TokenizerLoad, MissingPath) {
+  TempDir dir;
+  fs::path missing = dir.path() / "nope.model";
+  EXPECT_EQ(error_of(missing), "tokenizer " + missing.string() + ": no such file or directory");
+}
+
+TEST(TokenizerLoad, DirectoryWithoutTokenizerModel) {
+  TempDir dir;
+  testing::write_file(dir.path() / "tokenizer.json", "{}");
+  EXPECT_EQ(error_of(dir.path()), dir.path().string() + ": no tokenizer.model in this directory");
+}
+
+TEST(TokenizerLoad, JsonFileIsNotSupportedYet) {
+  TempDir dir;
+  fs::path json = dir.path() / "tokenizer.json";
+  testing::write_file(json, R"({"model": {"type": "BPE"}})");
+  EXPECT_EQ(error_of(json), json.string() + ": tokenizer.json files are not supported yet");
+}
+
+TEST(TokenizerLoad, FileThatIsNotAModel) {
+  TempDir dir;
+  for (const char* contents : {"hello, I am not a model\n", ""}) {
+    fs::path bogus = dir.path() / "bogus.model";
+    testing::write_file(bogus, contents);
+    std::string message = error_of(bogus);
+    EXPECT_TRUE(contains(message, bogus.string() + ": not a SentencePiece model")) << message;
+  }
+}
+
+TEST(TokenizerLoad, ModelWithoutBosAndEos) {
+  TempDir dir;
+  fs::path model = train_model(dir.path(), "--bos_id=-1 --eos_id=-1");
+  std::unique_ptr<Tokenizer> tok = load_tokenizer(model);
+  EXPECT_EQ(tok->bos_id(), -1);
+  EXPECT_EQ(tok->eos_id(), -1);
+  EXPECT_EQ(tok->vocab_size(), 200u);
+}
+
+}  // namespace
+}  // namespace longctx
