@@ -7,11 +7,11 @@
 //   longctx_make_synthetic_corpus OUT_DIR TOTAL_COMPRESSED_BYTES [FILES] [THREADS]
 #include <zstd.h>
 
+#include <fmt/format.h>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
@@ -82,7 +82,8 @@ void write_file(const std::filesystem::path& path, uint64_t target_bytes, uint64
     auto chars = static_cast<size_t>(d.median_tokens * spread(rng) * 3.68);
     text.clear();
     while (text.size() < chars) {
-      size_t w = static_cast<size_t>(std::lower_bound(cdf.begin(), cdf.end(), unit(rng)) - cdf.begin());
+      size_t w =
+          static_cast<size_t>(std::lower_bound(cdf.begin(), cdf.end(), unit(rng)) - cdf.begin());
       text += words[std::min(w, words.size() - 1)];
       text += (rng() % 12 == 0) ? ". " : " ";
     }
@@ -104,7 +105,8 @@ int main(int argc, char** argv) {
   std::filesystem::path out_dir = argv[1];
   uint64_t total = std::stoull(argv[2]);
   int files = argc > 3 ? std::stoi(argv[3]) : 32;
-  int threads = argc > 4 ? std::stoi(argv[4]) : static_cast<int>(std::thread::hardware_concurrency());
+  int threads =
+      argc > 4 ? std::stoi(argv[4]) : static_cast<int>(std::thread::hardware_concurrency());
   std::filesystem::create_directories(out_dir / "chunk1");
   std::mt19937_64 rng(20240215);
   std::vector<std::string> words = make_vocabulary(rng);

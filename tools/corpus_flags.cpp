@@ -10,14 +10,16 @@
 namespace longctx {
 
 void CorpusFlags::add_to(CLI::App& command) {
-  command.add_option("inputs", inputs,
-                     "Corpus files, directories (read recursively) or quoted globs: .jsonl/.json "
-                     "records, one per line, or .txt documents; each optionally .zst or .gz")
+  command
+      .add_option("inputs", inputs,
+                  "Corpus files, directories (read recursively) or quoted globs: .jsonl/.json "
+                  "records, one per line, or .txt documents; each optionally .zst or .gz")
       ->required();
   command.add_option("--text-key", text_key, "Dotted path of the document text in a record")
       ->capture_default_str();
-  command.add_option("--domain-key", domain_key,
-                     "Dotted path of the domain name in a record (e.g. meta.source)")
+  command
+      .add_option("--domain-key", domain_key,
+                  "Dotted path of the domain name in a record (e.g. meta.source)")
       ->capture_default_str();
   command.add_option("--domain", domain,
                      "Domain of .txt documents and of records without a domain field "
@@ -25,20 +27,23 @@ void CorpusFlags::add_to(CLI::App& command) {
   command.add_option("--domain-alias", domain_alias,
                      "Rename domains: FROM=TO,... ; 'short' renames the seven SlimPajama set "
                      "names to CC, C4, Github, Book, ArXiv, Wikipedia, StackExchange");
-  command.add_option("--length", length,
-                     "How to measure a document: 'estimate' (code points / 3.68, the reference "
-                     "rule) or 'tokens' (exact, needs --tokenizer)")
+  command
+      .add_option("--length", length,
+                  "How to measure a document: 'estimate' (code points / 3.68, the reference "
+                  "rule) or 'tokens' (exact, needs --tokenizer)")
       ->check(CLI::IsMember({"estimate", "tokens"}))
       ->capture_default_str();
   command.add_option("--tokenizer", tokenizer,
                      "Tokenizer for --length tokens: a SentencePiece .model file or a model "
                      "directory holding tokenizer.model");
-  command.add_option("--threads", threads, "Worker threads (0 = all cores); results never depend on it")
+  command
+      .add_option("--threads", threads,
+                  "Worker threads (0 = all cores); results never depend on it")
       ->capture_default_str();
   command.add_flag("--strict", strict, "Stop at the first bad record instead of counting it");
   command.add_flag("--quiet,-q", quiet, "No progress bar");
-  command.add_option("--show-issues", show_issues,
-                     "How many bad-input locations (file:line) to print")
+  command
+      .add_option("--show-issues", show_issues, "How many bad-input locations (file:line) to print")
       ->capture_default_str();
 }
 
@@ -89,10 +94,12 @@ void print_issues(std::FILE* out, const InputIssues& issues, const std::vector<C
   std::vector<std::string> parts;
   for (int k = 0; k < kIssueKindCount; ++k) {
     auto kind = static_cast<IssueKind>(k);
-    if (issues.count(kind) > 0) parts.push_back(fmt::format("{} {}", issue_name(kind), issues.count(kind)));
+    if (issues.count(kind) > 0)
+      parts.push_back(fmt::format("{} {}", issue_name(kind), issues.count(kind)));
   }
   std::fprintf(out, "bad input: %llu skipped (%s)\n",
-               static_cast<unsigned long long>(issues.total()), fmt::format("{}", fmt::join(parts, ", ")).c_str());
+               static_cast<unsigned long long>(issues.total()),
+               fmt::format("{}", fmt::join(parts, ", ")).c_str());
   for (const IssueLocation& at : issues.first_locations()) {
     std::fprintf(out, "  %s\n", describe(at, files).c_str());
   }

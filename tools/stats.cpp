@@ -4,8 +4,8 @@
 //
 // Phases: find the files -> build the length model -> read every document on all cores,
 // each worker adding to its own profile -> merge -> print the tables -> write JSON and SVG.
-#include <cstdio>
 #include <fmt/format.h>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
@@ -35,13 +35,14 @@ std::string print_tables(const CorpusProfile& profile) {
     return whole == 0 ? 0.0 : static_cast<double>(part) / static_cast<double>(whole);
   };
   std::string long_header = fmt::format("tokens in >={}", profile.long_threshold_tokens());
-  Table summary({"domain", "documents", "tokens", "token share", "median length", long_header},
-                {Align::kLeft, Align::kRight, Align::kRight, Align::kRight, Align::kRight,
-                 Align::kRight});
+  Table summary(
+      {"domain", "documents", "tokens", "token share", "median length", long_header},
+      {Align::kLeft, Align::kRight, Align::kRight, Align::kRight, Align::kRight, Align::kRight});
   auto summary_row = [&](const std::string& name, const DomainProfile& d) {
     summary.add_row({name, format_count(d.documents), format_count(d.tokens),
                      format_percent(share(d.tokens, total.tokens)),
-                     fmt::format("{:.0f}", d.median_tokens()), format_percent(d.long_token_share())});
+                     fmt::format("{:.0f}", d.median_tokens()),
+                     format_percent(d.long_token_share())});
   };
   std::vector<std::string> bucket_header{"domain"};
   std::vector<Align> bucket_align{Align::kLeft};
@@ -102,7 +103,8 @@ int run_stats(const StatsFlags& flags) {
   std::printf("%zu files, %s read in %.1f s (%s/s), %s threads; length: %s\n\n", list.files.size(),
               format_bytes(list.total_bytes).c_str(), seconds,
               format_bytes(static_cast<uint64_t>(static_cast<double>(list.total_bytes) /
-                                                 std::max(seconds, 1e-9))).c_str(),
+                                                 std::max(seconds, 1e-9)))
+                  .c_str(),
               std::to_string(reader.thread_count()).c_str(), lengths.description().c_str());
   std::fputs(print_tables(profile).c_str(), stdout);
   std::fflush(stdout);
@@ -121,21 +123,23 @@ int run_stats(const StatsFlags& flags) {
     }
     nlohmann::json first = nlohmann::json::array();
     for (const IssueLocation& at : issues.first_locations()) {
-      first.push_back({{"file", list.files[at.file_index].path.string()}, {"line", at.line},
-                       {"reason", issue_key(at.kind)}, {"detail", at.detail}});
+      first.push_back({{"file", list.files[at.file_index].path.string()},
+                       {"line", at.line},
+                       {"reason", issue_key(at.kind)},
+                       {"detail", at.detail}});
     }
     j["bad_input"] = {{"total", issues.total()}, {"by_reason", by_reason}, {"first", first}};
     write_file_atomic(flags.json_path, j.dump(2) + "\n");
   }
   if (!flags.svg_path.empty()) {
-    std::string title = flags.title.empty()
-                            ? fmt::format("{} documents, {} tokens ({})",
-                                          format_count(profile.total().documents),
-                                          format_count(profile.total().tokens),
-                                          lengths.mode() == LengthMode::kEstimate ? "estimated"
-                                                                                  : "exact")
-                            : flags.title;
-    write_file_atomic(flags.svg_path, draw_figure2({series_from_profile("corpus", profile)}, title));
+    std::string title =
+        flags.title.empty()
+            ? fmt::format("{} documents, {} tokens ({})", format_count(profile.total().documents),
+                          format_count(profile.total().tokens),
+                          lengths.mode() == LengthMode::kEstimate ? "estimated" : "exact")
+            : flags.title;
+    write_file_atomic(flags.svg_path,
+                      draw_figure2({series_from_profile("corpus", profile)}, title));
   }
   return 0;
 }
@@ -149,8 +153,9 @@ CommandRun add_stats_command(CLI::App& app) {
       "Profile a corpus by domain and document length: documents, tokens, shares, median "
       "length, the share of tokens in long documents, and length histograms (Figure 2).");
   flags->corpus.add_to(*command);
-  command->add_option("--long-threshold", flags->long_threshold_tokens,
-                      "A document of at least this many tokens is long")
+  command
+      ->add_option("--long-threshold", flags->long_threshold_tokens,
+                   "A document of at least this many tokens is long")
       ->capture_default_str();
   command->add_option("--json", flags->json_path, "Write every number to this JSON file");
   command->add_option("--svg", flags->svg_path, "Draw Figure 2 (domain and length shares) as SVG");

@@ -17,7 +17,9 @@ using testing::CommandResult;
 using testing::TempDir;
 
 // floor(code points / 3.68) for ASCII text: bytes * 100 / 368.
-uint64_t estimate(const std::string& ascii) { return ascii.size() * 100 / 368; }
+uint64_t estimate(const std::string& ascii) {
+  return ascii.size() * 100 / 368;
+}
 
 std::string text_of_length(size_t bytes, char fill) {
   std::string s;
@@ -47,17 +49,24 @@ class StatsCorpus : public ::testing::Test {
       a += testing::jsonl_record(text, domain);
       expected_.add(domain, text);
     }
-    a += "{not json}\n";                                                    // line 21
-    a += R"({"meta": {"redpajama_set_name": "RedPajamaC4"}})" "\n";          // 22 missing text
-    a += R"({"text": 42, "meta": {"redpajama_set_name": "RedPajamaC4"}})" "\n";  // 23
-    a += "{\"text\": \"bad \xff byte\", \"meta\": {\"redpajama_set_name\": \"RedPajamaC4\"}}\n";  // 24
-    a += R"({"text": "  \n ", "meta": {"redpajama_set_name": "RedPajamaC4"}})" "\n";  // 25 empty
-    a += R"({"text": "no domain here"})" "\n";                                   // 26
-    a += R"({"text": "numeric domain", "meta": {"redpajama_set_name": 7}})" "\n";  // 27
-    a += "\n";                                                                   // blank: skipped
-    a += R"([1, 2, 3])" "\n";                                                    // 29 not object
+    a += "{not json}\n";  // line 21
+    a += R"({"meta": {"redpajama_set_name": "RedPajamaC4"}})"
+         "\n";  // 22 missing text
+    a += R"({"text": 42, "meta": {"redpajama_set_name": "RedPajamaC4"}})"
+         "\n";  // 23
+    a +=
+        "{\"text\": \"bad \xff byte\", \"meta\": {\"redpajama_set_name\": \"RedPajamaC4\"}}\n";  // 24
+    a += R"({"text": "  \n ", "meta": {"redpajama_set_name": "RedPajamaC4"}})"
+         "\n";  // 25 empty
+    a += R"({"text": "no domain here"})"
+         "\n";  // 26
+    a += R"({"text": "numeric domain", "meta": {"redpajama_set_name": 7}})"
+         "\n";  // 27
+    a += "\n";  // blank: skipped
+    a += R"([1, 2, 3])"
+         "\n";  // 29 not object
     std::string last = text_of_length(20000, 'z');
-    a += testing::jsonl_record(last, "RedPajamaBook");                          // 30, no newline
+    a += testing::jsonl_record(last, "RedPajamaBook");  // 30, no newline
     a.pop_back();
     expected_.add("RedPajamaBook", last);
     testing::write_file(root / "a.jsonl", a);
@@ -89,7 +98,8 @@ class StatsCorpus : public ::testing::Test {
     std::string d_stream;
     for (int i = 0; i < 4; ++i) {
       std::string text = text_of_length(2500, 'd');
-      std::string member = testing::gzip_compress(testing::jsonl_record(text, "RedPajamaStackExchange"));
+      std::string member =
+          testing::gzip_compress(testing::jsonl_record(text, "RedPajamaStackExchange"));
       if (i < 2) expected_.add("RedPajamaStackExchange", text);
       if (i == 2) member[0] = 'X';
       d_stream += member;
@@ -117,8 +127,8 @@ class StatsCorpus : public ::testing::Test {
   }
 
   CommandResult stats(const std::string& args) {
-    return testing::run_command(fmt::format("{} stats {} {}", LONGCTX_BINARY,
-                                            (dir_.path() / "corpus").string(), args));
+    return testing::run_command(
+        fmt::format("{} stats {} {}", LONGCTX_BINARY, (dir_.path() / "corpus").string(), args));
   }
   nlohmann::json stats_json(const std::string& args) {
     fs::path out = dir_.path() / "stats.json";
@@ -145,7 +155,7 @@ TEST_F(StatsCorpus, CountsEveryDocumentAndEveryKindOfBadInput) {
   EXPECT_EQ(bad["invalid_json"], 2);  // "{not json}" and "[1, 2, 3]"
   EXPECT_EQ(bad["missing_text"], 1);
   EXPECT_EQ(bad["non_string_text"], 1);
-  EXPECT_EQ(bad["invalid_utf8"], 2);  // a record and h.txt
+  EXPECT_EQ(bad["invalid_utf8"], 2);    // a record and h.txt
   EXPECT_EQ(bad["empty_document"], 2);  // a record and g.txt
   EXPECT_EQ(bad["missing_domain"], 1);
   EXPECT_EQ(bad["non_string_domain"], 1);
@@ -163,14 +173,13 @@ TEST_F(StatsCorpus, ReportsTheFirstBadLocationsInFileAndLineOrder) {
                    std::to_string(at["line"].get<int>()) + " " + at["reason"].get<std::string>());
   }
   // Paths sort by component, so corpus/RedPajamaBook/ comes before corpus/a.jsonl.
-  std::vector<std::string> want{
-      "g.txt:1 empty_document",       "h.txt:1 invalid_utf8",
-      "a.jsonl:21 invalid_json",      "a.jsonl:22 missing_text",
-      "a.jsonl:23 non_string_text",   "a.jsonl:24 invalid_utf8",
-      "a.jsonl:25 empty_document",    "a.jsonl:26 missing_domain",
-      "a.jsonl:27 non_string_domain", "a.jsonl:29 invalid_json",
-      "c.jsonl.zst:5 truncated_stream", "d.jsonl.gz:3 corrupt_stream",
-      "e.json.gz:3 truncated_stream"};
+  std::vector<std::string> want{"g.txt:1 empty_document",         "h.txt:1 invalid_utf8",
+                                "a.jsonl:21 invalid_json",        "a.jsonl:22 missing_text",
+                                "a.jsonl:23 non_string_text",     "a.jsonl:24 invalid_utf8",
+                                "a.jsonl:25 empty_document",      "a.jsonl:26 missing_domain",
+                                "a.jsonl:27 non_string_domain",   "a.jsonl:29 invalid_json",
+                                "c.jsonl.zst:5 truncated_stream", "d.jsonl.gz:3 corrupt_stream",
+                                "e.json.gz:3 truncated_stream"};
   EXPECT_EQ(seen, want);
 }
 
@@ -221,14 +230,16 @@ TEST_F(StatsCorpus, WritesFigure2Svg) {
 }
 
 TEST(StatsCli, ClearErrorsForMissingFilesAndBadFlags) {
-  CommandResult missing = testing::run_command(fmt::format("{} stats /nonexistent/corpus", LONGCTX_BINARY));
+  CommandResult missing =
+      testing::run_command(fmt::format("{} stats /nonexistent/corpus", LONGCTX_BINARY));
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.err.find("/nonexistent/corpus: no such file or directory"), std::string::npos)
       << missing.err;
   CommandResult flag = testing::run_command(fmt::format("{} stats . --bogus-flag", LONGCTX_BINARY));
   EXPECT_NE(flag.exit_code, 0);
   EXPECT_NE(flag.err.find("--bogus-flag"), std::string::npos) << flag.err;
-  CommandResult length = testing::run_command(fmt::format("{} stats . --length tokens", LONGCTX_BINARY));
+  CommandResult length =
+      testing::run_command(fmt::format("{} stats . --length tokens", LONGCTX_BINARY));
   EXPECT_EQ(length.exit_code, 1);
   EXPECT_NE(length.err.find("--tokenizer"), std::string::npos) << length.err;
 }

@@ -17,8 +17,8 @@ namespace fs = std::filesystem;
 
 TEST(StatsTokens, TotalsEqualSpmEncodeCounts) {
   testing::TempDir dir;
-  const std::vector<std::string> words{"the", "quick", "brown", "fox", "données", "naïve",
-                                       "東京", "こんにちは", "</s>", "<s>", "x=1;", "12345"};
+  const std::vector<std::string> words{"the",  "quick",      "brown", "fox", "données", "naïve",
+                                       "東京", "こんにちは", "</s>",  "<s>", "x=1;",    "12345"};
   auto sentence = [&](size_t seed, size_t n) {
     std::string s;
     for (size_t i = 0; i < n; ++i) s += (i ? " " : "") + words[(seed * 7 + i * i) % words.size()];
@@ -42,9 +42,9 @@ TEST(StatsTokens, TotalsEqualSpmEncodeCounts) {
   }
   testing::write_file(dir.path() / "corpus" / "a.jsonl", corpus);
   testing::write_file(dir.path() / "lines.txt", lines);
-  testing::CommandResult encoded = testing::run_command(fmt::format(
-      "spm_encode --model={} --output_format=id < {}", (dir.path() / "m.model").string(),
-      (dir.path() / "lines.txt").string()));
+  testing::CommandResult encoded = testing::run_command(
+      fmt::format("spm_encode --model={} --output_format=id < {}",
+                  (dir.path() / "m.model").string(), (dir.path() / "lines.txt").string()));
   ASSERT_EQ(encoded.exit_code, 0) << encoded.err;
   uint64_t expected_tokens = 0, expected_documents = 0;
   std::istringstream in(encoded.out);
@@ -70,9 +70,9 @@ TEST(StatsTokens, TokenizerErrorsNameThePath) {
   testing::TempDir dir;
   testing::write_file(dir.path() / "a.jsonl", testing::jsonl_record("hi", "RedPajamaC4"));
   testing::write_file(dir.path() / "bogus.model", "not a model");
-  testing::CommandResult r = testing::run_command(fmt::format(
-      "{} stats {} --length tokens --tokenizer {}", LONGCTX_BINARY,
-      (dir.path() / "a.jsonl").string(), (dir.path() / "bogus.model").string()));
+  testing::CommandResult r = testing::run_command(
+      fmt::format("{} stats {} --length tokens --tokenizer {}", LONGCTX_BINARY,
+                  (dir.path() / "a.jsonl").string(), (dir.path() / "bogus.model").string()));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("bogus.model"), std::string::npos) << r.err;
 }

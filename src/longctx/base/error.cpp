@@ -4,6 +4,8 @@
 
 namespace longctx {
 
-std::string errno_text(int errnum) { return std::strerror(errnum); }
+std::string errno_text(int errnum) {
+  return std::strerror(errnum);
+}
 
 }  // namespace longctx

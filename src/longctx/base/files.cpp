@@ -3,8 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <fmt/format.h>
+#include <cerrno>
 
 #include "longctx/base/error.h"
 
@@ -43,8 +43,8 @@ void AtomicFile::commit() {
   std::error_code ec;
   fs::rename(temp_path_, final_path_, ec);
   if (ec) {
-    throw Error(fmt::format("cannot rename {} to {}: {}", temp_path_.string(),
-                            final_path_.string(), ec.message()));
+    throw Error(fmt::format("cannot rename {} to {}: {}", temp_path_.string(), final_path_.string(),
+                            ec.message()));
   }
   committed_ = true;
 }

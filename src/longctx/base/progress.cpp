@@ -2,20 +2,24 @@
 
 #include <unistd.h>
 
-#include <cstdio>
 #include <fmt/format.h>
+#include <cstdio>
 
 #include "longctx/base/text.h"
 
 namespace longctx {
 
 Progress::Progress(std::string label, uint64_t total_bytes, Display display)
-    : label_(std::move(label)), total_bytes_(total_bytes), start_(std::chrono::steady_clock::now()) {
+    : label_(std::move(label)),
+      total_bytes_(total_bytes),
+      start_(std::chrono::steady_clock::now()) {
   enabled_ = display == Display::kOn || (display == Display::kAuto && ::isatty(STDERR_FILENO));
   if (enabled_) thread_ = std::thread([this] { run(); });
 }
 
-Progress::~Progress() { finish(); }
+Progress::~Progress() {
+  finish();
+}
 
 double Progress::elapsed_seconds() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();

@@ -33,8 +33,8 @@ class Progress {
   void finish();
 
   // One rendered line, e.g. "stats [#####     ] 1.2 GB / 2.4 GB  600 MB/s  ETA 0:02".
-  static std::string render(const std::string& label, uint64_t done, uint64_t total,
-                            double seconds, int width);
+  static std::string render(const std::string& label, uint64_t done, uint64_t total, double seconds,
+                            int width);
 
  private:
   void run();

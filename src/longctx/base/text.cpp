@@ -1,8 +1,8 @@
 #include "longctx/base/text.h"
 
+#include <fmt/format.h>
 #include <cmath>
 #include <cstdlib>
-#include <fmt/format.h>
 
 #include "longctx/base/error.h"
 
@@ -40,7 +40,9 @@ std::string format_duration(double seconds) {
   return fmt::format("{}:{:02}", m, s);
 }
 
-std::string format_percent(double fraction) { return fmt::format("{:.1f}%", fraction * 100.0); }
+std::string format_percent(double fraction) {
+  return fmt::format("{:.1f}%", fraction * 100.0);
+}
 
 uint64_t parse_count(std::string_view text, std::string_view what) {
   std::string s(text);
@@ -50,11 +52,26 @@ uint64_t parse_count(std::string_view text, std::string_view what) {
   if (s.empty()) throw bad();
   double multiplier = 1.0;
   switch (s.back()) {
-    case 'k': case 'K': multiplier = 1e3; break;
-    case 'm': case 'M': multiplier = 1e6; break;
-    case 'b': case 'B': case 'g': case 'G': multiplier = 1e9; break;
-    case 't': case 'T': multiplier = 1e12; break;
-    default: break;
+    case 'k':
+    case 'K':
+      multiplier = 1e3;
+      break;
+    case 'm':
+    case 'M':
+      multiplier = 1e6;
+      break;
+    case 'b':
+    case 'B':
+    case 'g':
+    case 'G':
+      multiplier = 1e9;
+      break;
+    case 't':
+    case 'T':
+      multiplier = 1e12;
+      break;
+    default:
+      break;
   }
   if (multiplier != 1.0) s.pop_back();
   if (s.empty()) throw bad();
@@ -79,14 +96,14 @@ std::vector<std::string> split(std::string_view text, char separator) {
 }
 
 std::vector<std::pair<std::string, std::string>> parse_key_values(std::string_view text,
-                                                                   std::string_view what) {
+                                                                  std::string_view what) {
   std::vector<std::pair<std::string, std::string>> items;
   if (text.empty()) return items;
   for (const std::string& item : split(text, ',')) {
     size_t eq = item.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == item.size()) {
-      throw Error(fmt::format("{}: expected KEY=VALUE items separated by commas, got '{}'", what,
-                              item));
+      throw Error(
+          fmt::format("{}: expected KEY=VALUE items separated by commas, got '{}'", what, item));
     }
     items.emplace_back(item.substr(0, eq), item.substr(eq + 1));
   }

@@ -13,10 +13,10 @@
 
 namespace longctx {
 
-std::string format_bytes(uint64_t bytes);         // "1.5 GiB"
-std::string format_count(uint64_t count);         // "1.25M", "980", "3.1B"
-std::string format_duration(double seconds);      // "1:05", "2:03:04"
-std::string format_percent(double fraction);      // 0.1234 -> "12.3%"
+std::string format_bytes(uint64_t bytes);     // "1.5 GiB"
+std::string format_count(uint64_t count);     // "1.25M", "980", "3.1B"
+std::string format_duration(double seconds);  // "1:05", "2:03:04"
+std::string format_percent(double fraction);  // 0.1234 -> "12.3%"
 
 // "5B", "5b", "500M", "2e9", "1234" -> value. Throws Error naming `what` on bad input.
 uint64_t parse_count(std::string_view text, std::string_view what);
@@ -25,6 +25,6 @@ std::vector<std::string> split(std::string_view text, char separator);
 
 // "a=b,c=d" -> {{"a","b"},{"c","d"}}. Throws Error naming `what` on a malformed item.
 std::vector<std::pair<std::string, std::string>> parse_key_values(std::string_view text,
-                                                                   std::string_view what);
+                                                                  std::string_view what);
 
 }  // namespace longctx

@@ -5,9 +5,9 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include <fmt/format.h>
 #include <cerrno>
 #include <exception>
-#include <fmt/format.h>
 #include <vector>
 
 namespace longctx {
@@ -103,9 +103,9 @@ class ZstdSource : public ByteSource {
   void decode(ZSTD_outBuffer& output) {
     size_t ret = ZSTD_decompressStream(dctx_, &output, &in_);
     if (ZSTD_isError(ret)) {
-      throw StreamError(IssueKind::kCorruptStream,
-                        fmt::format("corrupt zstd stream in {}: {}", file_.path(),
-                                    ZSTD_getErrorName(ret)));
+      throw StreamError(
+          IssueKind::kCorruptStream,
+          fmt::format("corrupt zstd stream in {}: {}", file_.path(), ZSTD_getErrorName(ret)));
     }
     frame_remaining_ = ret;
   }
@@ -181,7 +181,7 @@ class GzipSource : public ByteSource {
   std::vector<char> input_;
   z_stream z_{};
   bool eof_ = false;
-  bool in_member_ = true;  // an empty file is a truncated stream
+  bool in_member_ = true;       // an empty file is a truncated stream
   std::exception_ptr pending_;  // a fault found after some bytes were decoded
 };
 
@@ -196,9 +196,12 @@ Compression compression_of(const std::filesystem::path& path) {
 
 std::unique_ptr<ByteSource> open_byte_source(const std::filesystem::path& path) {
   switch (compression_of(path)) {
-    case Compression::kZstd: return std::make_unique<ZstdSource>(path);
-    case Compression::kGzip: return std::make_unique<GzipSource>(path);
-    case Compression::kNone: break;
+    case Compression::kZstd:
+      return std::make_unique<ZstdSource>(path);
+    case Compression::kGzip:
+      return std::make_unique<GzipSource>(path);
+    case Compression::kNone:
+      break;
   }
   return std::make_unique<PlainSource>(path);
 }

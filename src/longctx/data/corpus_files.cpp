@@ -2,9 +2,9 @@
 
 #include <glob.h>
 
-#include <algorithm>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <algorithm>
 #include <map>
 
 #include "longctx/base/error.h"
@@ -21,7 +21,8 @@ constexpr const char* kSupportedHint =
     "example_train_0.jsonl.zst";
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // GLOB_BRACE is on below, so "{a,b}" is a pattern too.

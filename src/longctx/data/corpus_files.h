@@ -23,8 +23,8 @@ enum class FileFormat { kJsonLines, kText };
 struct CorpusFile {
   std::filesystem::path path;
   FileFormat format = FileFormat::kJsonLines;
-  uint64_t size_bytes = 0;     // on disk (compressed size for compressed files)
-  std::string folder_domain;   // the parent folder's name: the domain of a .txt document
+  uint64_t size_bytes = 0;    // on disk (compressed size for compressed files)
+  std::string folder_domain;  // the parent folder's name: the domain of a .txt document
 };
 
 struct CorpusFileList {

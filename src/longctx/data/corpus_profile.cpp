@@ -1,8 +1,8 @@
 #include "longctx/data/corpus_profile.h"
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <bit>
-#include <fmt/format.h>
 
 #include "longctx/data/domains.h"
 
@@ -15,11 +15,15 @@ int length_bucket(uint64_t tokens) {
   return std::min(bucket, kLengthBucketCount - 1);
 }
 
-uint64_t bucket_min_tokens(int bucket) { return bucket == 0 ? 0 : uint64_t{512} << bucket; }
+uint64_t bucket_min_tokens(int bucket) {
+  return bucket == 0 ? 0 : uint64_t{512} << bucket;
+}
 
 std::string bucket_label(int bucket) {
-  if (bucket == kLengthBucketCount - 1) return fmt::format("{}K+", bucket_min_tokens(bucket) / 1024);
-  return fmt::format("{}-{}K", bucket_min_tokens(bucket) / 1024, bucket_min_tokens(bucket + 1) / 1024);
+  if (bucket == kLengthBucketCount - 1)
+    return fmt::format("{}K+", bucket_min_tokens(bucket) / 1024);
+  return fmt::format("{}-{}K", bucket_min_tokens(bucket) / 1024,
+                     bucket_min_tokens(bucket + 1) / 1024);
 }
 
 void DomainProfile::add(uint64_t document_tokens, uint64_t long_threshold_tokens) {
@@ -111,7 +115,8 @@ nlohmann::json domain_json(const DomainProfile& d, uint64_t corpus_tokens) {
   j["long_documents"] = d.long_documents;
   j["long_tokens"] = d.long_tokens;
   j["long_token_share"] = d.long_token_share();
-  nlohmann::json bucket_tokens = nlohmann::json::array(), bucket_documents = nlohmann::json::array();
+  nlohmann::json bucket_tokens = nlohmann::json::array(),
+                 bucket_documents = nlohmann::json::array();
   nlohmann::json token_shares = nlohmann::json::array(), document_shares = nlohmann::json::array();
   for (size_t b = 0; b < d.bucket_tokens.size(); ++b) {
     bucket_tokens.push_back(d.bucket_tokens[b]);

@@ -2,12 +2,12 @@
 
 #include <simdjson.h>
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <exception>
-#include <fmt/format.h>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -70,12 +70,13 @@ Block read_block(Stream& stream, const CorpusFile& file, size_t block_bytes, Buf
   Buffer& buf = block.bytes;
   buf.size = 0;
   buf.reserve(std::max(block_bytes, stream.carry.size) + kReadBytes);
-  if (stream.carry.size > 0) std::memcpy(buf.data.get(), stream.carry.data.get(), stream.carry.size);
+  if (stream.carry.size > 0)
+    std::memcpy(buf.data.get(), stream.carry.data.get(), stream.carry.size);
   buf.size = stream.carry.size;
   stream.carry.size = 0;
   bool whole_file = file.format == FileFormat::kText;
-  size_t scanned = 0;             // bytes of buf already searched for a newline
-  size_t cut = std::string::npos; // one past the last newline found
+  size_t scanned = 0;              // bytes of buf already searched for a newline
+  size_t cut = std::string::npos;  // one past the last newline found
   try {
     while (true) {
       buf.reserve(buf.size + kReadBytes);
@@ -110,8 +111,8 @@ Block read_block(Stream& stream, const CorpusFile& file, size_t block_bytes, Buf
     }
     buf.size = keep;
     uint64_t lines = static_cast<uint64_t>(std::count(buf.data.get(), buf.data.get() + keep, '\n'));
-    block.stream_issue = IssueLocation{stream.file_index, block.first_line + lines, error.kind(),
-                                       error.what()};
+    block.stream_issue =
+        IssueLocation{stream.file_index, block.first_line + lines, error.kind(), error.what()};
   }
   if (!stream.done && cut != std::string::npos && cut < buf.size) {
     stream.carry.size = 0;
@@ -180,8 +181,10 @@ void parse_block(const Block& block, const CorpusFile& file, const RecordSchema&
 }  // namespace
 
 void ReaderOptions::validate() const {
-  if (threads < 0) throw Error(fmt::format("--threads must be 0 (all cores) or more, got {}", threads));
-  if (block_bytes < 4096) throw Error(fmt::format("block size must be at least 4096, got {}", block_bytes));
+  if (threads < 0)
+    throw Error(fmt::format("--threads must be 0 (all cores) or more, got {}", threads));
+  if (block_bytes < 4096)
+    throw Error(fmt::format("block size must be at least 4096, got {}", block_bytes));
 }
 
 CorpusReader::CorpusReader(std::vector<CorpusFile> files, RecordSchema schema,
@@ -189,8 +192,9 @@ CorpusReader::CorpusReader(std::vector<CorpusFile> files, RecordSchema schema,
     : files_(std::move(files)), schema_(std::move(schema)), options_(options) {
   options_.validate();
   schema_.validate();
-  threads_ = options_.threads > 0 ? options_.threads
-                                  : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  threads_ = options_.threads > 0
+                 ? options_.threads
+                 : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
 InputIssues CorpusReader::read_all(const Visitor& visit, Progress* progress) {
@@ -231,7 +235,8 @@ InputIssues CorpusReader::read_all(const Visitor& visit, Progress* progress) {
           break;
         }
         lock.lock();
-        if (spare.size() < 2 * static_cast<size_t>(threads_)) spare.push_back(std::move(block.bytes));
+        if (spare.size() < 2 * static_cast<size_t>(threads_))
+          spare.push_back(std::move(block.bytes));
         if (options_.strict && my_issues.total() > 0) {
           stop = true;
           changed.notify_all();

@@ -7,30 +7,48 @@ namespace longctx {
 
 std::string_view issue_name(IssueKind kind) {
   switch (kind) {
-    case IssueKind::kInvalidJson: return "invalid JSON";
-    case IssueKind::kMissingText: return "missing text field";
-    case IssueKind::kNonStringText: return "non-string text field";
-    case IssueKind::kInvalidUtf8: return "invalid UTF-8";
-    case IssueKind::kEmptyDocument: return "empty document";
-    case IssueKind::kMissingDomain: return "missing domain field";
-    case IssueKind::kNonStringDomain: return "non-string domain field";
-    case IssueKind::kTruncatedStream: return "truncated compressed stream";
-    case IssueKind::kCorruptStream: return "corrupt compressed stream";
+    case IssueKind::kInvalidJson:
+      return "invalid JSON";
+    case IssueKind::kMissingText:
+      return "missing text field";
+    case IssueKind::kNonStringText:
+      return "non-string text field";
+    case IssueKind::kInvalidUtf8:
+      return "invalid UTF-8";
+    case IssueKind::kEmptyDocument:
+      return "empty document";
+    case IssueKind::kMissingDomain:
+      return "missing domain field";
+    case IssueKind::kNonStringDomain:
+      return "non-string domain field";
+    case IssueKind::kTruncatedStream:
+      return "truncated compressed stream";
+    case IssueKind::kCorruptStream:
+      return "corrupt compressed stream";
   }
   return "unknown";
 }
 
 std::string_view issue_key(IssueKind kind) {
   switch (kind) {
-    case IssueKind::kInvalidJson: return "invalid_json";
-    case IssueKind::kMissingText: return "missing_text";
-    case IssueKind::kNonStringText: return "non_string_text";
-    case IssueKind::kInvalidUtf8: return "invalid_utf8";
-    case IssueKind::kEmptyDocument: return "empty_document";
-    case IssueKind::kMissingDomain: return "missing_domain";
-    case IssueKind::kNonStringDomain: return "non_string_domain";
-    case IssueKind::kTruncatedStream: return "truncated_stream";
-    case IssueKind::kCorruptStream: return "corrupt_stream";
+    case IssueKind::kInvalidJson:
+      return "invalid_json";
+    case IssueKind::kMissingText:
+      return "missing_text";
+    case IssueKind::kNonStringText:
+      return "non_string_text";
+    case IssueKind::kInvalidUtf8:
+      return "invalid_utf8";
+    case IssueKind::kEmptyDocument:
+      return "empty_document";
+    case IssueKind::kMissingDomain:
+      return "missing_domain";
+    case IssueKind::kNonStringDomain:
+      return "non_string_domain";
+    case IssueKind::kTruncatedStream:
+      return "truncated_stream";
+    case IssueKind::kCorruptStream:
+      return "corrupt_stream";
   }
   return "unknown";
 }

@@ -11,7 +11,9 @@ uint64_t count_code_points(std::string_view utf8) {
   return count;
 }
 
-LengthModel LengthModel::estimate() { return LengthModel{}; }
+LengthModel LengthModel::estimate() {
+  return LengthModel{};
+}
 
 LengthModel LengthModel::tokens(std::shared_ptr<const Tokenizer> tokenizer) {
   LengthModel model;

@@ -23,7 +23,9 @@ enum class LengthMode { kEstimate, kTokens };
 uint64_t count_code_points(std::string_view utf8);
 
 // floor(code_points / 3.68) = floor(code_points * 100 / 368), exact.
-inline uint64_t estimate_tokens(uint64_t code_points) { return code_points * 100 / 368; }
+inline uint64_t estimate_tokens(uint64_t code_points) {
+  return code_points * 100 / 368;
+}
 
 class LengthModel {
  public:

@@ -12,7 +12,8 @@ namespace longctx {
 static_assert(kParsePadding >= simdjson::SIMDJSON_PADDING, "padding must cover simdjson's");
 
 void RecordSchema::validate() const {
-  for (const auto& [name, key] : {std::pair{"--text-key", &text_key}, {"--domain-key", &domain_key}}) {
+  for (const auto& [name, key] :
+       {std::pair{"--text-key", &text_key}, {"--domain-key", &domain_key}}) {
     if (key->empty()) throw Error(fmt::format("{} must not be empty", name));
     for (const std::string& part : split(*key, '.')) {
       if (part.empty()) {

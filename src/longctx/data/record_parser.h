@@ -27,8 +27,8 @@ namespace longctx {
 inline constexpr size_t kParsePadding = 64;
 
 struct RecordSchema {
-  std::string text_key = "text";                        // dotted path to the document text
-  std::string domain_key = "meta.redpajama_set_name";   // dotted path to the domain name
+  std::string text_key = "text";                       // dotted path to the document text
+  std::string domain_key = "meta.redpajama_set_name";  // dotted path to the domain name
   std::string default_domain;  // used when a record has no domain field, and for .txt files
   std::map<std::string, std::string, std::less<>> domain_aliases;  // renames, e.g. C4 names
 

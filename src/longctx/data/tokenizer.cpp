@@ -17,15 +17,17 @@ class SentencePieceTokenizer : public Tokenizer {
   explicit SentencePieceTokenizer(const fs::path& path) : path_(path) {
     auto status = processor_.Load(path.string());
     if (!status.ok()) {
-      throw Error(fmt::format("{}: not a SentencePiece model: {}", path.string(), status.ToString()),
-                  "pass a SentencePiece .model file (e.g. Llama-2's tokenizer.model)");
+      throw Error(
+          fmt::format("{}: not a SentencePiece model: {}", path.string(), status.ToString()),
+          "pass a SentencePiece .model file (e.g. Llama-2's tokenizer.model)");
     }
   }
 
   std::vector<int32_t> encode(std::string_view text) const override {
     std::vector<int> ids;
     auto status = processor_.Encode(text, &ids);
-    if (!status.ok()) throw Error(fmt::format("SentencePiece encode failed: {}", status.ToString()));
+    if (!status.ok())
+      throw Error(fmt::format("SentencePiece encode failed: {}", status.ToString()));
     return {ids.begin(), ids.end()};
   }
 
@@ -33,7 +35,8 @@ class SentencePieceTokenizer : public Tokenizer {
     std::vector<int> plain(ids.begin(), ids.end());
     std::string text;
     auto status = processor_.Decode(plain, &text);
-    if (!status.ok()) throw Error(fmt::format("SentencePiece decode failed: {}", status.ToString()));
+    if (!status.ok())
+      throw Error(fmt::format("SentencePiece decode failed: {}", status.ToString()));
     return text;
   }
 

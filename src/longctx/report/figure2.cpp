@@ -1,7 +1,7 @@
 #include "longctx/report/figure2.h"
 
-#include <algorithm>
 #include <fmt/format.h>
+#include <algorithm>
 
 #include "longctx/data/domains.h"
 #include "longctx/report/svg.h"
@@ -65,7 +65,8 @@ std::string draw_figure2(const std::vector<MixtureSeries>& series, const std::st
   const double width = 1000, panel_top = 70, label_width = 170, legend_height = 24;
   // Domain groups share the panel height; bars stay between 4 and 14 px thick.
   double series_count = static_cast<double>(std::max<size_t>(series.size(), 1));
-  double plot_height = std::max(260.0, static_cast<double>(domains.size()) * (series_count * 6 + 8));
+  double plot_height =
+      std::max(260.0, static_cast<double>(domains.size()) * (series_count * 6 + 8));
   double group_height = plot_height / static_cast<double>(std::max<size_t>(domains.size(), 1));
   double bar_height = std::min(14.0, (group_height * 0.7) / series_count);
   double group_gap = group_height - bar_height * series_count;
@@ -87,7 +88,8 @@ std::string draw_figure2(const std::vector<MixtureSeries>& series, const std::st
     double y = panel_top + static_cast<double>(d) * group_height + group_gap / 2;
     auto known = find_known_domain(domains[d]);
     std::string name = known ? std::string(known->short_name) : domains[d];
-    svg.text(left_x - 8, y + bar_height * series_count / 2 + 4, name, {.size = 11, .anchor = "end"});
+    svg.text(left_x - 8, y + bar_height * series_count / 2 + 4, name,
+             {.size = 11, .anchor = "end"});
     for (size_t s = 0; s < series.size(); ++s) {
       double share = domain_share(series[s], domains[d]);
       double w = left_width * share / domain_top;

@@ -9,11 +9,20 @@ std::string xml_escape(std::string_view text) {
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -27,21 +36,25 @@ Svg::Svg(double width, double height) : width_(width), height_(height) {
 void Svg::rect(double x, double y, double w, double h, std::string_view fill,
                std::string_view title) {
   if (title.empty()) {
-    body_ += fmt::format("<rect x=\"{:.2f}\" y=\"{:.2f}\" width=\"{:.2f}\" height=\"{:.2f}\" "
-                         "fill=\"{}\"/>\n", x, y, w, h, fill);
+    body_ += fmt::format(
+        "<rect x=\"{:.2f}\" y=\"{:.2f}\" width=\"{:.2f}\" height=\"{:.2f}\" "
+        "fill=\"{}\"/>\n",
+        x, y, w, h, fill);
   } else {
-    body_ += fmt::format("<rect x=\"{:.2f}\" y=\"{:.2f}\" width=\"{:.2f}\" height=\"{:.2f}\" "
-                         "fill=\"{}\"><title>{}</title></rect>\n", x, y, w, h, fill,
-                         xml_escape(title));
+    body_ += fmt::format(
+        "<rect x=\"{:.2f}\" y=\"{:.2f}\" width=\"{:.2f}\" height=\"{:.2f}\" "
+        "fill=\"{}\"><title>{}</title></rect>\n",
+        x, y, w, h, fill, xml_escape(title));
   }
 }
 
 void Svg::line(double x1, double y1, double x2, double y2, std::string_view stroke,
                double stroke_width, std::string_view dash) {
-  body_ += fmt::format("<line x1=\"{:.2f}\" y1=\"{:.2f}\" x2=\"{:.2f}\" y2=\"{:.2f}\" "
-                       "stroke=\"{}\" stroke-width=\"{}\"{}/>\n", x1, y1, x2, y2, stroke,
-                       stroke_width,
-                       dash.empty() ? "" : fmt::format(" stroke-dasharray=\"{}\"", dash));
+  body_ += fmt::format(
+      "<line x1=\"{:.2f}\" y1=\"{:.2f}\" x2=\"{:.2f}\" y2=\"{:.2f}\" "
+      "stroke=\"{}\" stroke-width=\"{}\"{}/>\n",
+      x1, y1, x2, y2, stroke, stroke_width,
+      dash.empty() ? "" : fmt::format(" stroke-dasharray=\"{}\"", dash));
 }
 
 void Svg::text(double x, double y, std::string_view content, const TextStyle& style) {
@@ -49,15 +62,18 @@ void Svg::text(double x, double y, std::string_view content, const TextStyle& st
   if (style.rotate != 0) {
     transform = fmt::format(" transform=\"rotate({} {:.2f} {:.2f})\"", style.rotate, x, y);
   }
-  body_ += fmt::format("<text x=\"{:.2f}\" y=\"{:.2f}\" font-size=\"{}\" text-anchor=\"{}\" "
-                       "font-weight=\"{}\" fill=\"{}\"{}>{}</text>\n", x, y, style.size,
-                       style.anchor, style.weight, style.color, transform, xml_escape(content));
+  body_ += fmt::format(
+      "<text x=\"{:.2f}\" y=\"{:.2f}\" font-size=\"{}\" text-anchor=\"{}\" "
+      "font-weight=\"{}\" fill=\"{}\"{}>{}</text>\n",
+      x, y, style.size, style.anchor, style.weight, style.color, transform, xml_escape(content));
 }
 
 std::string Svg::str() const {
-  return fmt::format("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" "
-                     "viewBox=\"0 0 {} {}\" font-family=\"Helvetica, Arial, sans-serif\">\n{}"
-                     "</svg>\n", width_, height_, width_, height_, body_);
+  return fmt::format(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" "
+      "viewBox=\"0 0 {} {}\" font-family=\"Helvetica, Arial, sans-serif\">\n{}"
+      "</svg>\n",
+      width_, height_, width_, height_, body_);
 }
 
 }  // namespace longctx
