@@ -1,9 +1,11 @@
 // Test fixtures: temporary directories that clean up after themselves, JSON-lines records,
-// and compression with the reference libraries (libzstd, zlib) so that readers are tested on
-// streams they did not write themselves.
+// compression with the reference libraries (libzstd, zlib) so that readers are tested on
+// streams they did not write themselves, and a tiny SentencePiece BPE model trained with the
+// reference trainer.
 //
 //   TempDir dir;
 //   write_file(dir.path() / "a.jsonl.zst", zstd_compress(jsonl_record("hi", "RedPajamaC4")));
+//   std::filesystem::path model = train_sentencepiece_bpe(dir.path());
 #pragma once
 
 #include <cstdint>
@@ -43,5 +45,16 @@ struct CommandResult {
   std::string err;
 };
 CommandResult run_command(const std::string& command);
+
+// Lines of words of 1-4 syllables drawn with a fixed seed; '<', '/', '>' and a few non-ASCII
+// characters appear so that they are in the vocabulary.
+std::string sentencepiece_training_text();
+
+// Trains a BPE model of 200 pieces on sentencepiece_training_text() into `dir` (files
+// train.txt, tiny.model, tiny.vocab); returns the .model path. `extra_flags` are appended to
+// the trainer's flags (e.g. "--bos_id=-1"). Throws std::runtime_error, with the trainer's log,
+// when training fails.
+std::filesystem::path train_sentencepiece_bpe(const std::filesystem::path& dir,
+                                              const std::string& extra_flags = "");
 
 }  // namespace longctx::testing

@@ -1,11 +1,9 @@
 #include "longctx/data/length_model.h"
 
 #include <gtest/gtest.h>
-#include <sentencepiece_trainer.h>
 
 #include <fmt/format.h>
 #include <cmath>
-#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -185,34 +183,10 @@ TEST(LengthModel, EstimateMode) {
   EXPECT_EQ(lengths.tokens(cjk), 4096u);
 }
 
-// Tokens mode against Debian's spm_encode on a tiny BPE model trained here.
-std::string training_text() {
-  static const char* kSyllables[] = {"ka", "to", "ri", "ne", "mu", "sa",       "lo",
-                                     "pe", "di", "vu", "an", "el", "\xc3\xa9", "<",
-                                     "/",  ">",  "s",  "c",  "b",  "w",        "\xe4\xb8\xad"};
-  std::mt19937 rng(7);
-  std::string text;
-  for (int line = 0; line < 1500; ++line) {
-    for (int w = 0; w < 12; ++w) {
-      int n = 1 + static_cast<int>(rng() % 4);
-      for (int s = 0; s < n; ++s) text += kSyllables[rng() % std::size(kSyllables)];
-      text += w == 11 ? ".\n" : " ";
-    }
-  }
-  return text;
-}
-
+// Tokens mode against Debian's spm_encode on the tiny BPE model of the test fixtures.
 TEST(LengthModel, TokensModeCountsLikeTheCommandLineEncoder) {
   TempDir dir;
-  testing::write_file(dir.path() / "train.txt", training_text());
-  ::testing::internal::CaptureStderr();  // the trainer logs every step
-  auto status = sentencepiece::SentencePieceTrainer::Train(fmt::format(
-      "--input={} --model_prefix={} --vocab_size=200 --model_type=bpe --character_coverage=1.0 "
-      "--num_threads=1",
-      (dir.path() / "train.txt").string(), (dir.path() / "m").string()));
-  std::string log = ::testing::internal::GetCapturedStderr();
-  ASSERT_TRUE(status.ok()) << status.ToString() << "\n" << log;
-  fs::path model = dir.path() / "m.model";
+  fs::path model = testing::train_sentencepiece_bpe(dir.path());
 
   const std::vector<std::string> texts = {
       "kato rine musa",

@@ -1,13 +1,12 @@
-// The tokenizer is tested with a tiny SentencePiece BPE model trained here, and checked against
-// Debian's independent command-line encoder (spm_encode).
+// The tokenizer is tested with a tiny SentencePiece BPE model trained by the test fixtures
+// (train_sentencepiece_bpe), and checked against Debian's independent command-line encoder
+// (spm_encode).
 #include "longctx/data/tokenizer.h"
 
 #include <gtest/gtest.h>
-#include <sentencepiece_trainer.h>
 
 #include <fmt/format.h>
 #include <memory>
-#include <random>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -21,40 +20,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::TempDir;
-
-// Lines of words of 1-4 syllables drawn with a fixed seed; '<', '/', '>' and a few non-ASCII
-// characters appear so that they are in the vocabulary.
-std::string training_text() {
-  static const char* kSyllables[] = {
-      "ka", "to", "ri", "ne", "mu", "sa", "lo", "pe",       "di",
-      "vu", "zi", "an", "el", "or", "us", "th", "\xc3\xa9", "\xe4\xb8\xad",
-      "<",  "/",  ">",  "b",  "c",  "g",  "f",  "w",        "y"};
-  std::mt19937 rng(42);
-  std::string text;
-  for (int line = 0; line < 1500; ++line) {
-    for (int w = 0; w < 12; ++w) {
-      int n = 1 + static_cast<int>(rng() % 4);
-      for (int s = 0; s < n; ++s) text += kSyllables[rng() % std::size(kSyllables)];
-      text += w == 11 ? ".\n" : " ";
-    }
-  }
-  return text;
-}
-
-// Trains a BPE model of 200 pieces into `dir`; returns the .model path.
-fs::path train_model(const fs::path& dir, const std::string& extra_flags = "") {
-  fs::path input = dir / "train.txt";
-  testing::write_file(input, training_text());
-  fs::path prefix = dir / "tiny";
-  ::testing::internal::CaptureStderr();  // the trainer logs every step
-  auto status = sentencepiece::SentencePieceTrainer::Train(
-      fmt::format("--input={} --model_prefix={} --vocab_size=200 --model_type=bpe "
-                  "--character_coverage=1.0 --num_threads=1 {}",
-                  input.string(), prefix.string(), extra_flags));
-  std::string log = ::testing::internal::GetCapturedStderr();
-  if (!status.ok()) throw std::runtime_error("training failed: " + status.ToString() + "\n" + log);
-  return dir / "tiny.model";
-}
 
 // Ids printed by spm_encode for each line of `texts`.
 std::vector<std::vector<int32_t>> spm_encode(const fs::path& model, const fs::path& scratch,
@@ -96,7 +61,7 @@ class TinyModel : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new TempDir();
-    model_ = new fs::path(train_model(dir_->path()));
+    model_ = new fs::path(testing::train_sentencepiece_bpe(dir_->path()));
   }
   static void TearDownTestSuite() {
     delete model_;
@@ -160,7 +125,7 @@ TEST_F(TinyModel, DecodeOfEncodeIsTheText) {
     EXPECT_EQ(tok->decode(tok->encode(text)), text);
   }
   // Every line the model was trained on.
-  std::istringstream lines(training_text());
+  std::istringstream lines(testing::sentencepiece_training_text());
   std::string line;
   for (int i = 0; i < 50 && std::getline(lines, line); ++i) {
     EXPECT_EQ(tok->decode(tok->encode(line)), line);
@@ -227,7 +192,7 @@ TEST(TokenizerLoad, FileThatIsNotAModel) {
 
 TEST(TokenizerLoad, ModelWithoutBosAndEos) {
   TempDir dir;
-  fs::path model = train_model(dir.path(), "--bos_id=-1 --eos_id=-1");
+  fs::path model = testing::train_sentencepiece_bpe(dir.path(), "--bos_id=-1 --eos_id=-1");
   std::unique_ptr<Tokenizer> tok = load_tokenizer(model);
   EXPECT_EQ(tok->bos_id(), -1);
   EXPECT_EQ(tok->eos_id(), -1);
