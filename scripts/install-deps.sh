@@ -9,7 +9,7 @@ packages=(
   build-essential cmake pkg-config
   # data subsystem: JSON, compression, tokenizers, CLI, formatting
   libsimdjson-dev libzstd-dev zlib1g-dev libsentencepiece-dev nlohmann-json3-dev libfmt-dev
-  libcli11-dev libxxhash-dev
+  libcli11-dev libxxhash-dev libicu-dev
   # tests and benchmarks
   libgtest-dev zstd gzip sentencepiece python3
   # the default corpus is assembled from Debian packages with dpkg-deb and xz

@@ -10,5 +10,6 @@ namespace longctx {
 using CommandRun = std::function<int()>;
 
 CommandRun add_stats_command(CLI::App& app);
+CommandRun add_tokenize_command(CLI::App& app);
 
 }  // namespace longctx

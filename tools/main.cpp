@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
 
   std::map<std::string, longctx::CommandRun> commands;
   commands["stats"] = longctx::add_stats_command(app);
+  commands["tokenize"] = longctx::add_tokenize_command(app);
 
   try {
     app.parse(argc, argv);

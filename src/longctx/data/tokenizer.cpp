@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 
 #include "longctx/base/error.h"
+#include "longctx/data/tokenizer_files.h"
+#include "longctx/data/utf8.h"
 
 namespace longctx {
 
@@ -17,14 +19,24 @@ class SentencePieceTokenizer : public Tokenizer {
   explicit SentencePieceTokenizer(const fs::path& path) : path_(path) {
     auto status = processor_.Load(path.string());
     if (!status.ok()) {
-      throw Error(
-          fmt::format("{}: not a SentencePiece model: {}", path.string(), status.ToString()),
-          "pass a SentencePiece .model file (e.g. Llama-2's tokenizer.model)");
+      throw Error(fmt::format("{}: neither a SentencePiece model nor a tiktoken rank file: {}",
+                              path.string(), status.ToString()),
+                  "pass a tokenizer.json, a SentencePiece .model or a tiktoken rank file");
     }
   }
 
-  std::vector<int32_t> encode(std::string_view text) const override {
+  using Tokenizer::encode;
+  std::vector<int32_t> encode(std::string_view text, SpecialTokens special) const override {
+    if (special == SpecialTokens::kParse) {
+      throw Error("--parse-special is not supported with SentencePiece .model files",
+                  "SentencePiece never turns control-token text into ids; drop --parse-special");
+    }
     std::vector<int> ids;
+    std::string repaired;
+    if (!is_valid_utf8(text)) {
+      repaired = repair_utf8(text);
+      text = repaired;
+    }
     auto status = processor_.Encode(text, &ids);
     if (!status.ok())
       throw Error(fmt::format("SentencePiece encode failed: {}", status.ToString()));
@@ -40,6 +52,11 @@ class SentencePieceTokenizer : public Tokenizer {
     return text;
   }
 
+  std::optional<int32_t> token_id(std::string_view token) const override {
+    int id = processor_.PieceToId(token);
+    if (id == processor_.unk_id() && token != processor_.IdToPiece(id)) return std::nullopt;
+    return id;
+  }
   int32_t bos_id() const override { return processor_.bos_id(); }
   int32_t eos_id() const override { return processor_.eos_id(); }
   size_t vocab_size() const override { return static_cast<size_t>(processor_.GetPieceSize()); }
@@ -56,21 +73,22 @@ std::unique_ptr<Tokenizer> load_tokenizer(const fs::path& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) {
     throw Error(fmt::format("tokenizer {}: no such file or directory", path.string()),
-                "pass a tokenizer file or a model directory holding tokenizer.model");
+                "pass a tokenizer.json, a tokenizer.model, or a model directory holding one");
   }
   fs::path file = path;
   if (fs::is_directory(path, ec)) {
-    file = path / "tokenizer.model";
-    if (!fs::exists(file, ec)) {
-      throw Error(fmt::format("{}: no tokenizer.model in this directory", path.string()),
-                  "SentencePiece .model files are supported; tokenizer.json support is coming "
-                  "with the native tokenizer");
+    if (fs::exists(path / "tokenizer.json", ec)) {
+      file = path / "tokenizer.json";
+    } else if (fs::exists(path / "tokenizer.model", ec)) {
+      file = path / "tokenizer.model";
+    } else {
+      throw Error(
+          fmt::format("{}: no tokenizer.json or tokenizer.model in this directory", path.string()),
+          "pass the tokenizer file itself, or a Hugging Face model directory");
     }
   }
-  if (file.extension() == ".json") {
-    throw Error(fmt::format("{}: tokenizer.json files are not supported yet", file.string()),
-                "pass the model's SentencePiece tokenizer.model instead");
-  }
+  if (file.extension() == ".json") return load_hf_tokenizer_json(file);
+  if (looks_like_tiktoken(file)) return load_tiktoken_ranks(file);
   return std::make_unique<SentencePieceTokenizer>(file);
 }
 

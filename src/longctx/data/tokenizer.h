@@ -1,7 +1,7 @@
 // Tokenizer: text <-> token ids for the model being trained. This is the interface every
 // subsystem uses (stats, mix, evaluations); implementations are chosen by load_tokenizer().
-// Today: SentencePiece `.model` files through Debian's libsentencepiece. The native
-// `tokenizer.json` implementation is its own issue and plugs in behind the same interface.
+// Implementations: BpeTokenizer (native; HF tokenizer.json and tiktoken rank files, see
+// bpe_tokenizer.h) and SentencePiece `.model` files through Debian's libsentencepiece.
 //
 //   std::unique_ptr<Tokenizer> tok = load_tokenizer("llama2/tokenizer.model");
 //   std::vector<int32_t> ids = tok->encode("Hello world");   // no BOS/EOS added
@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -20,13 +21,24 @@
 
 namespace longctx {
 
+// How special-token text written in a document ("</s>", "<|begin_of_text|>") is treated.
+enum class SpecialTokens {
+  kAsText,  // ordinary text (the default: documents never produce control ids)
+  kParse,   // cut out as the special token's id, as HF tokenizers does by default
+};
+
 class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
-  // Ids of `text`, with no BOS or EOS added. Special-token text ("</s>") is plain text.
-  virtual std::vector<int32_t> encode(std::string_view text) const = 0;
+  // Ids of `text`, with no BOS or EOS added. Invalid UTF-8 is first replaced by U+FFFD.
+  virtual std::vector<int32_t> encode(std::string_view text, SpecialTokens special) const = 0;
+  std::vector<int32_t> encode(std::string_view text) const {
+    return encode(text, SpecialTokens::kAsText);
+  }
   // Number of ids encode() returns.
   virtual size_t count(std::string_view text) const { return encode(text).size(); }
+  // The id of a token written as text (e.g. "<s>"), if the vocabulary has it.
+  virtual std::optional<int32_t> token_id(std::string_view token) const = 0;
   virtual std::string decode(std::span<const int32_t> ids) const = 0;
   virtual int32_t bos_id() const = 0;  // -1 when the vocabulary has none
   virtual int32_t eos_id() const = 0;  // -1 when the vocabulary has none
@@ -35,8 +47,9 @@ class Tokenizer {
   virtual std::string description() const = 0;
 };
 
-// Loads a tokenizer file, or finds one in a model directory (tokenizer.model). Throws Error
-// naming the path and what is supported when the file is missing or of an unsupported kind.
+// Loads a tokenizer: an HF tokenizer.json, a SentencePiece .model, or a tiktoken rank file;
+// for a model directory, its tokenizer.json (else tokenizer.model). Throws Error naming the
+// path and the unsupported component when the file cannot be used.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& path);
 
 }  // namespace longctx

@@ -167,17 +167,31 @@ TEST(TokenizerLoad, MissingPath) {
   EXPECT_EQ(error_of(missing), "tokenizer " + missing.string() + ": no such file or directory");
 }
 
-TEST(TokenizerLoad, DirectoryWithoutTokenizerModel) {
+TEST(TokenizerLoad, DirectoryWithoutTokenizerFiles) {
   TempDir dir;
-  testing::write_file(dir.path() / "tokenizer.json", "{}");
-  EXPECT_EQ(error_of(dir.path()), dir.path().string() + ": no tokenizer.model in this directory");
+  testing::write_file(dir.path() / "config.json", "{}");
+  EXPECT_EQ(error_of(dir.path()),
+            dir.path().string() + ": no tokenizer.json or tokenizer.model in this directory");
 }
 
-TEST(TokenizerLoad, JsonFileIsNotSupportedYet) {
+TEST(TokenizerLoad, DirectoryPrefersTokenizerJson) {
+  TempDir dir;
+  testing::write_file(dir.path() / "tokenizer.json", "{}");
+  EXPECT_EQ(error_of(dir.path()),
+            (dir.path() / "tokenizer.json").string() + ": missing or non-object field 'model'");
+}
+
+TEST(TokenizerLoad, TokenizerJsonErrorsNameTheMissingPart) {
   TempDir dir;
   fs::path json = dir.path() / "tokenizer.json";
   testing::write_file(json, R"({"model": {"type": "BPE"}})");
-  EXPECT_EQ(error_of(json), json.string() + ": tokenizer.json files are not supported yet");
+  EXPECT_EQ(error_of(json), json.string() + ": missing or non-object field 'vocab'");
+  testing::write_file(json, R"({"model": {"type": "Unigram", "vocab": []}})");
+  EXPECT_EQ(error_of(json),
+            json.string() + ": model type 'Unigram' is not supported (supported: BPE)");
+  testing::write_file(json, R"({"model": {"type": "BPE", "vocab": {}, "merges": []},
+      "pre_tokenizer": {"type": "Whitespace"}})");
+  EXPECT_EQ(error_of(json), json.string() + ": pre_tokenizer 'Whitespace' is not supported");
 }
 
 TEST(TokenizerLoad, FileThatIsNotAModel) {
@@ -186,7 +200,9 @@ TEST(TokenizerLoad, FileThatIsNotAModel) {
     fs::path bogus = dir.path() / "bogus.model";
     testing::write_file(bogus, contents);
     std::string message = error_of(bogus);
-    EXPECT_TRUE(contains(message, bogus.string() + ": not a SentencePiece model")) << message;
+    EXPECT_TRUE(
+        contains(message, bogus.string() + ": neither a SentencePiece model nor a tiktoken"))
+        << message;
   }
 }
 

@@ -1,0 +1,164 @@
+#include "longctx/data/bpe.h"
+
+#include <algorithm>
+#include <limits>
+#include <queue>
+
+#include "longctx/base/error.h"
+
+namespace longctx {
+
+void FlatMap64::grow() {
+  std::vector<Slot> old = std::move(slots_);
+  slots_.assign(old.empty() ? 1024 : old.size() * 2, Slot{});
+  size_ = 0;
+  for (const Slot& slot : old) {
+    if (slot.key != kEmpty) insert(slot.key, slot.value);
+  }
+}
+
+void FlatMap64::insert(uint64_t key, uint64_t value) {
+  if ((size_ + 1) * 2 > slots_.size()) grow();  // load factor <= 0.5
+  size_t mask = slots_.size() - 1;
+  for (size_t i = mix(key) & mask;; i = (i + 1) & mask) {
+    Slot& slot = slots_[i];
+    if (slot.key == key) {
+      slot.value = value;
+      return;
+    }
+    if (slot.key == kEmpty) {
+      slot = Slot{key, value};
+      ++size_;
+      return;
+    }
+  }
+}
+
+void MergeTable::add(int32_t left, int32_t right, int32_t rank, int32_t result) {
+  uint64_t existing;
+  if (pairs_.find(key(left, right), existing)) return;
+  pairs_.insert(key(left, right), (static_cast<uint64_t>(static_cast<uint32_t>(rank)) << 32) |
+                                      static_cast<uint32_t>(result));
+}
+
+void MergeTable::apply(std::vector<int32_t>& symbols) const {
+  if (symbols.size() < 2) return;
+  if (symbols.size() <= 48) {
+    apply_small(symbols);
+  } else {
+    apply_large(symbols);
+  }
+}
+
+void MergeTable::apply_small(std::vector<int32_t>& symbols) const {
+  // Scan for the lowest-ranked pair (strict '<' keeps the leftmost), merge it, repeat.
+  while (symbols.size() > 1) {
+    int32_t best_rank = std::numeric_limits<int32_t>::max(), best_result = -1;
+    size_t best = 0;
+    for (size_t i = 0; i + 1 < symbols.size(); ++i) {
+      int32_t rank, result;
+      if (find(symbols[i], symbols[i + 1], rank, result) && rank < best_rank) {
+        best_rank = rank;
+        best_result = result;
+        best = i;
+      }
+    }
+    if (best_result < 0) return;
+    symbols[best] = best_result;
+    symbols.erase(symbols.begin() + static_cast<std::ptrdiff_t>(best) + 1);
+  }
+}
+
+void MergeTable::apply_large(std::vector<int32_t>& symbols) const {
+  // Symbols form a doubly linked list over their original positions; the heap holds candidate
+  // pairs ordered by (rank, position of the left symbol). An entry is stale when either symbol
+  // changed since it was pushed; stale entries are skipped when popped.
+  struct Candidate {
+    int32_t rank;
+    int32_t pos;
+    int32_t left;
+    int32_t right;
+    int32_t result;
+    bool operator>(const Candidate& o) const {
+      return rank != o.rank ? rank > o.rank : pos > o.pos;
+    }
+  };
+  const auto n = static_cast<int32_t>(symbols.size());
+  std::vector<int32_t> prev(static_cast<size_t>(n)), next(static_cast<size_t>(n));
+  for (int32_t i = 0; i < n; ++i) {
+    prev[static_cast<size_t>(i)] = i - 1;
+    next[static_cast<size_t>(i)] = i + 1 < n ? i + 1 : -1;
+  }
+  std::vector<Candidate> storage;
+  storage.reserve(static_cast<size_t>(n));
+  std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> heap(std::greater<>{},
+                                                                              std::move(storage));
+  auto push = [&](int32_t pos) {
+    if (pos < 0) return;
+    int32_t right_pos = next[static_cast<size_t>(pos)];
+    if (right_pos < 0) return;
+    int32_t rank, result;
+    int32_t left = symbols[static_cast<size_t>(pos)],
+            right = symbols[static_cast<size_t>(right_pos)];
+    if (find(left, right, rank, result)) heap.push(Candidate{rank, pos, left, right, result});
+  };
+  for (int32_t i = 0; i + 1 < n; ++i) push(i);
+  std::vector<bool> alive(static_cast<size_t>(n), true);
+  while (!heap.empty()) {
+    Candidate top = heap.top();
+    heap.pop();
+    auto pos = static_cast<size_t>(top.pos);
+    if (!alive[pos] || symbols[pos] != top.left) continue;
+    int32_t right_pos = next[pos];
+    if (right_pos < 0 || symbols[static_cast<size_t>(right_pos)] != top.right) continue;
+    symbols[pos] = top.result;
+    auto r = static_cast<size_t>(right_pos);
+    alive[r] = false;
+    next[pos] = next[r];
+    if (next[r] >= 0) prev[static_cast<size_t>(next[r])] = top.pos;
+    push(prev[pos]);
+    push(top.pos);
+  }
+  size_t out = 0;
+  for (size_t i = 0; i < symbols.size(); ++i) {
+    if (alive[i]) symbols[out++] = symbols[i];
+  }
+  symbols.resize(out);
+}
+
+uint64_t Vocabulary::hash(std::string_view s) {
+  // FNV-1a, then a final mix; vocabularies hold short strings.
+  uint64_t h = 1469598103934665603ULL;
+  for (char c : s) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ULL;
+  }
+  h ^= h >> 29;
+  return h == ~uint64_t{0} ? 0 : h;
+}
+
+void Vocabulary::add(std::string token, int32_t id) {
+  if (id < 0) throw Error("negative token id in vocabulary");
+  auto index = static_cast<size_t>(id);
+  if (index >= tokens_.size()) {
+    tokens_.resize(index + 1);
+    next_.resize(index + 1, -1);
+  }
+  uint64_t h = hash(token);
+  tokens_[index] = std::move(token);
+  ++count_;
+  uint64_t head;
+  if (by_hash_.find(h, head)) next_[index] = static_cast<int32_t>(head);
+  by_hash_.insert(h, static_cast<uint64_t>(index));
+}
+
+int32_t Vocabulary::find(std::string_view token) const {
+  uint64_t head;
+  if (!by_hash_.find(hash(token), head)) return -1;
+  for (auto id = static_cast<int32_t>(head); id >= 0; id = next_[static_cast<size_t>(id)]) {
+    if (tokens_[static_cast<size_t>(id)] == token) return id;
+  }
+  return -1;
+}
+
+}  // namespace longctx

@@ -1,0 +1,25 @@
+// Tokenizer file loaders: each reads one format and returns a ready tokenizer, or throws an
+// Error naming the file and the component it cannot handle.
+//
+//   HF tokenizer.json  BPE models only: SentencePiece-style with byte fallback (normalizer
+//                      Prepend("▁") + Replace(" ", "▁"), no pre-tokenizer) and byte-level with a
+//                      Llama-3 / Qwen2 / GPT-2 regex pre-tokenizer. bos/eos come from
+//                      tokenizer_config.json beside the file when present.
+//   tiktoken ranks     "base64-token rank" lines (Llama-3's original/tokenizer.model), with
+//                      Llama-3's pattern and special tokens.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+
+#include "longctx/data/tokenizer.h"
+
+namespace longctx {
+
+std::unique_ptr<Tokenizer> load_hf_tokenizer_json(const std::filesystem::path& path);
+std::unique_ptr<Tokenizer> load_tiktoken_ranks(const std::filesystem::path& path);
+
+// True when the file starts like a tiktoken rank file ("<base64> <rank>" lines).
+bool looks_like_tiktoken(const std::filesystem::path& path);
+
+}  // namespace longctx
