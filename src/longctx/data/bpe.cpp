@@ -43,7 +43,7 @@ void MergeTable::add(int32_t left, int32_t right, int32_t rank, int32_t result) 
 
 void MergeTable::apply(std::vector<int32_t>& symbols) const {
   if (symbols.size() < 2) return;
-  if (symbols.size() <= 48) {
+  if (symbols.size() <= 64) {
     apply_small(symbols);
   } else {
     apply_large(symbols);
@@ -51,22 +51,36 @@ void MergeTable::apply(std::vector<int32_t>& symbols) const {
 }
 
 void MergeTable::apply_small(std::vector<int32_t>& symbols) const {
-  // Scan for the lowest-ranked pair (strict '<' keeps the leftmost), merge it, repeat.
-  while (symbols.size() > 1) {
-    int32_t best_rank = std::numeric_limits<int32_t>::max(), best_result = -1;
+  // Keep the rank and result of every adjacent pair; each step merges the lowest-ranked pair
+  // (strict '<' keeps the leftmost) and looks up only the two pairs it changed.
+  constexpr int32_t kNever = std::numeric_limits<int32_t>::max();
+  size_t n = symbols.size();
+  int32_t ranks[64], results[64];
+  auto look = [&](size_t i) {
+    if (!find(symbols[i], symbols[i + 1], ranks[i], results[i])) ranks[i] = kNever;
+  };
+  for (size_t i = 0; i + 1 < n; ++i) look(i);
+  while (n > 1) {
+    int32_t best_rank = kNever;
     size_t best = 0;
-    for (size_t i = 0; i + 1 < symbols.size(); ++i) {
-      int32_t rank, result;
-      if (find(symbols[i], symbols[i + 1], rank, result) && rank < best_rank) {
-        best_rank = rank;
-        best_result = result;
+    for (size_t i = 0; i + 1 < n; ++i) {
+      if (ranks[i] < best_rank) {
+        best_rank = ranks[i];
         best = i;
       }
     }
-    if (best_result < 0) return;
-    symbols[best] = best_result;
-    symbols.erase(symbols.begin() + static_cast<std::ptrdiff_t>(best) + 1);
+    if (best_rank == kNever) break;
+    symbols[best] = results[best];
+    for (size_t i = best + 1; i + 1 < n; ++i) {
+      symbols[i] = symbols[i + 1];
+      ranks[i] = ranks[i + 1];
+      results[i] = results[i + 1];
+    }
+    --n;
+    if (best + 1 < n) look(best);
+    if (best > 0) look(best - 1);
   }
+  symbols.resize(n);
 }
 
 void MergeTable::apply_large(std::vector<int32_t>& symbols) const {

@@ -134,6 +134,10 @@ BpeTokenizer::BpeTokenizer(BpeSpec spec) : spec_(std::move(spec)), instance_(nex
       }
     }
   } else {
+    ascii_ids_.assign(128, -1);
+    for (int c = 0; c < 128; ++c) {
+      ascii_ids_[static_cast<size_t>(c)] = spec_.vocab.find(std::string(1, static_cast<char>(c)));
+    }
     for (size_t id = 0; id < spec_.vocab.id_limit(); ++id) {
       int b = parse_byte_token(spec_.vocab.token(static_cast<int32_t>(id)));
       if (b >= 0) byte_ids_[static_cast<size_t>(b)] = static_cast<int32_t>(id);

@@ -90,6 +90,7 @@ class BpeTokenizer : public Tokenizer {
 
   BpeSpec spec_;
   size_t vocab_size_ = 0;
+  std::vector<int32_t> ascii_ids_;        // kChars: ASCII character -> id, or -1
   std::vector<int32_t> byte_ids_;         // kBytes: byte -> id; kChars: byte -> <0xXX> id
   std::vector<std::string> added_by_id_;  // id -> added token content ("" if none)
   std::vector<bool> is_added_;

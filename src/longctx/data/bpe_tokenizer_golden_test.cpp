@@ -220,3 +220,33 @@ TEST(GoldenTokenizers, TiktokenRanksGiveTheSameIds) {
 
 }  // namespace
 }  // namespace longctx
+
+namespace longctx {
+namespace {
+
+// SentencePiece .model files: a small checked-in BPE model, goldens from Debian's
+// python3-sentencepiece (scripts/make_sentencepiece_goldens.py). Needs nothing fetched.
+TEST(GoldenTokenizers, SentencePieceModelMatchesPythonSentencePiece) {
+  nlohmann::json golden =
+      nlohmann::json::parse(read_file(kSource / "tests/tokenizer/goldens/tiny_bpe.json"));
+  auto tokenizer = load_tokenizer(kSource / "tests/tokenizer/goldens/tiny_bpe.model");
+  EXPECT_EQ(tokenizer->vocab_size(), golden["vocab_size"].get<size_t>());
+  EXPECT_EQ(tokenizer->bos_id(), golden["special_ids"]["bos"].get<int32_t>());
+  EXPECT_EQ(tokenizer->eos_id(), golden["special_ids"]["eos"].get<int32_t>());
+  testing::TempDir dir;
+  for (const nlohmann::json& entry : golden["texts"]) {
+    SCOPED_TRACE(entry["name"].get<std::string>());
+    std::string text = golden_input(entry, dir);
+    std::vector<int32_t> ids = tokenizer->encode(text);
+    const nlohmann::json& want = entry["encode"];
+    if (want.contains("ids")) {
+      std::vector<int32_t> want_ids = want["ids"];
+      ASSERT_EQ(ids, want_ids);
+    }
+    ASSERT_EQ(sha256_of_ids(ids), want["ids_sha256"]);
+    EXPECT_EQ(sha256_of_text(tokenizer->decode(ids)), want["decoded_sha256"]);
+  }
+}
+
+}  // namespace
+}  // namespace longctx

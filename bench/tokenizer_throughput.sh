@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Benchmark: tokenizer MB/s of longctx beside HF tokenizers (npm native binding) and tiktoken
+# (npm) on the same English text in the same run, one thread and all threads, plus the whole
+# text as one document (linearity). Issue 4 targets, one thread: >= 50 MB/s Llama-3,
+# >= 30 MB/s Llama-2.
+#
+#   bench/tokenizer_throughput.sh [TEXT_FILE]   (default: books of the default corpus, ~20 MB)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/longctx/tokenizers
+bash scripts/fetch_tokenizers.sh "$CACHE" >&2
+TEXT=${1:-bench-data/english.txt}
+if [ ! -f "$TEXT" ]; then
+  mkdir -p "$(dirname "$TEXT")"
+  make -s corpus >&2
+  CORPUS=${XDG_CACHE_HOME:-$HOME/.cache}/longctx/default-corpus
+  zstd -dc "$CORPUS"/chunk1/*.jsonl.zst | python3 -c '
+import json, sys
+out, n = open(sys.argv[1], "w"), 0
+for line in sys.stdin:
+    r = json.loads(line)
+    if r["meta"]["redpajama_set_name"] == "RedPajamaBook" and r["text"].isascii():
+        out.write(r["text"] + "\n"); n += len(r["text"])
+    if n > 20e6: break' "$TEXT"
+fi
+{
+  for t in llama3 llama2 qwen3; do
+    "$BUILD/bench/longctx_bench_tokenizer" "$CACHE/$t/tokenizer.json" "$TEXT"
+    node bench/tokenizer_peers.js "$CACHE/node_modules" "$CACHE/$t/tokenizer.json" "$TEXT"
+  done
+} | awk -F'\t' -v OFS='\t' -v cache="$CACHE/" '
+  { sub(cache, "", $1); sub("/tokenizer.json", "", $1); key = $1; split(key, parts, ":")
+    family = parts[1]; if (!(family in ours) && parts[2] == "") { }
+    rows[NR] = $0; if (parts[2] == "" && $2 == "documents" && $3 == 1) ours[family] = $6 }
+  END {
+    printf "%-28s %-13s %7s %6s %8s %8s %10s %9s\n", "tokenizer", "run", "threads", "MB", "seconds", "MB/s", "tokens", "ours/x"
+    for (i = 1; i <= NR; i++) {
+      split(rows[i], f, "\t"); split(f[1], parts, ":")
+      ratio = (parts[2] != "" && f[3] == 1) ? sprintf("%.1fx", ours[parts[1]] / f[6]) : ""
+      printf "%-28s %-13s %7s %6s %8s %8s %10s %9s\n", f[1], f[2], f[3], f[4], f[5], f[6], f[7], ratio
+    }
+  }'
