@@ -116,19 +116,7 @@ int run_stats(const StatsFlags& flags) {
     j["format"] = "longctx.stats.v1";
     j["length"] = lengths.description();
     j["input"] = {{"files", list.files.size()}, {"bytes", list.total_bytes}};
-    nlohmann::json by_reason = nlohmann::json::object();
-    for (int k = 0; k < kIssueKindCount; ++k) {
-      by_reason[std::string(issue_key(static_cast<IssueKind>(k)))] =
-          issues.count(static_cast<IssueKind>(k));
-    }
-    nlohmann::json first = nlohmann::json::array();
-    for (const IssueLocation& at : issues.first_locations()) {
-      first.push_back({{"file", list.files[at.file_index].path.string()},
-                       {"line", at.line},
-                       {"reason", issue_key(at.kind)},
-                       {"detail", at.detail}});
-    }
-    j["bad_input"] = {{"total", issues.total()}, {"by_reason", by_reason}, {"first", first}};
+    j["bad_input"] = issues_to_json(issues, list.files);
     write_file_atomic(flags.json_path, j.dump(2) + "\n");
   }
   if (!flags.svg_path.empty()) {

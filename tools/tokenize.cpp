@@ -41,8 +41,10 @@ std::string read_all(const std::string& path) {
   return data;
 }
 
-std::string ids_line(const std::vector<int32_t>& ids, bool json) {
-  if (json) return nlohmann::json(ids).dump();
+// One output line for encoded text: the count, a JSON array, or space-separated ids.
+std::string ids_line(const std::vector<int32_t>& ids, const TokenizeFlags& flags) {
+  if (flags.count) return std::to_string(ids.size());
+  if (flags.json) return nlohmann::json(ids).dump();
   std::string line;
   for (size_t i = 0; i < ids.size(); ++i) line += (i ? " " : "") + std::to_string(ids[i]);
   return line;
@@ -51,15 +53,14 @@ std::string ids_line(const std::vector<int32_t>& ids, bool json) {
 // Ids from a line: a JSON array or whitespace-separated integers.
 std::vector<int32_t> parse_ids(const std::string& line, uint64_t line_number) {
   std::vector<int32_t> ids;
-  std::string trimmed = line;
-  if (trimmed.find('[') != std::string::npos) {
+  if (line.find('[') != std::string::npos) {
     try {
-      return nlohmann::json::parse(trimmed).get<std::vector<int32_t>>();
+      return nlohmann::json::parse(line).get<std::vector<int32_t>>();
     } catch (const std::exception&) {
       throw Error(fmt::format("--decode: line {} is not a JSON array of ids", line_number));
     }
   }
-  std::istringstream in(trimmed);
+  std::istringstream in(line);
   std::string word;
   while (in >> word) {
     try {
@@ -98,22 +99,12 @@ int run_tokenize(const TokenizeFlags& flags) {
     schema.default_domain = "-";
     CorpusReader reader({file}, schema, ReaderOptions{.threads = 1});
     InputIssues issues = reader.read_all([&](const Document& doc, int) {
-      std::vector<int32_t> ids = tokenizer->encode(doc.text, special);
-      if (flags.count) {
-        std::cout << ids.size() << "\n";
-      } else {
-        std::cout << ids_line(ids, flags.json) << "\n";
-      }
+      std::cout << ids_line(tokenizer->encode(doc.text, special), flags) << "\n";
     });
     print_issues(stderr, issues, reader.files());
     return 0;
   }
-  std::vector<int32_t> ids = tokenizer->encode(read_all(flags.input), special);
-  if (flags.count) {
-    std::cout << ids.size() << "\n";
-  } else {
-    std::cout << ids_line(ids, flags.json) << "\n";
-  }
+  std::cout << ids_line(tokenizer->encode(read_all(flags.input), special), flags) << "\n";
   return 0;
 }
 

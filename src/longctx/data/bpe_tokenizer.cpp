@@ -315,13 +315,6 @@ void BpeTokenizer::encode_piece(std::string_view piece, std::vector<int32_t>& ou
 }
 
 void BpeTokenizer::bpe_piece(std::string_view piece, std::vector<int32_t>& out) const {
-  if (spec_.ignore_merges && piece.size() > Cache::kMaxPieceBytes) {
-    int32_t whole = spec_.vocab.find(piece);
-    if (whole >= 0) {
-      out.push_back(whole);
-      return;
-    }
-  }
   std::vector<int32_t> symbols;
   symbols.reserve(piece.size());
   if (spec_.alphabet == BpeAlphabet::kBytes) {

@@ -331,4 +331,19 @@ std::string describe(const IssueLocation& location, const std::vector<CorpusFile
   return text;
 }
 
+nlohmann::json issues_to_json(const InputIssues& issues, const std::vector<CorpusFile>& files) {
+  nlohmann::json by_reason = nlohmann::json::object();
+  for (int k = 0; k < kIssueKindCount; ++k) {
+    auto kind = static_cast<IssueKind>(k);
+    by_reason[std::string(issue_key(kind))] = issues.count(kind);
+  }
+  nlohmann::json first = nlohmann::json::array();
+  for (const IssueLocation& at : issues.first_locations()) {
+    std::string file = at.file_index < files.size() ? files[at.file_index].path.string() : "";
+    first.push_back(
+        {{"file", file}, {"line", at.line}, {"reason", issue_key(at.kind)}, {"detail", at.detail}});
+  }
+  return {{"total", issues.total()}, {"by_reason", by_reason}, {"first", first}};
+}
+
 }  // namespace longctx

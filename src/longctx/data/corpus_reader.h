@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string_view>
 #include <vector>
 
@@ -66,5 +67,9 @@ class CorpusReader {
 
 // Formats an issue location as "path:line: reason (detail)".
 std::string describe(const IssueLocation& location, const std::vector<CorpusFile>& files);
+
+// {"total": N, "by_reason": {"invalid_json": N, ...}, "first": [{"file", "line", "reason",
+// "detail"}, ...]}: the bad-input section of every report (docs/formats.md).
+nlohmann::json issues_to_json(const InputIssues& issues, const std::vector<CorpusFile>& files);
 
 }  // namespace longctx
