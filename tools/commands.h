@@ -11,5 +11,7 @@ using CommandRun = std::function<int()>;
 
 CommandRun add_stats_command(CLI::App& app);
 CommandRun add_tokenize_command(CLI::App& app);
+CommandRun add_mix_command(CLI::App& app);
+CommandRun add_inspect_command(CLI::App& app);
 
 }  // namespace longctx

@@ -19,6 +19,8 @@ int main(int argc, char** argv) {
   std::map<std::string, longctx::CommandRun> commands;
   commands["stats"] = longctx::add_stats_command(app);
   commands["tokenize"] = longctx::add_tokenize_command(app);
+  commands["mix"] = longctx::add_mix_command(app);
+  commands["inspect"] = longctx::add_inspect_command(app);
 
   try {
     app.parse(argc, argv);

@@ -33,6 +33,40 @@ class AtomicFile {
   bool committed_ = false;
 };
 
+// A file written by appending, for outputs too large to hold and too long to write in one go:
+// a resumable job appends, calls sync() at a checkpoint and records size(); after a crash it
+// reopens with that size, which cuts off whatever was appended after the checkpoint.
+//
+//   AppendFile out("data.bin.partial", /*resume_size=*/0);   // 0: start empty
+//   out.append(bytes, n);
+//   uint64_t durable = out.sync();                          // flushed and fsync'ed
+class AppendFile {
+ public:
+  // Opens `path`, creating it; keeps its first `keep_bytes` bytes and drops the rest. Throws
+  // Error when the file is shorter than `keep_bytes` (it is not the file the checkpoint saw).
+  AppendFile(std::filesystem::path path, uint64_t keep_bytes);
+  ~AppendFile();
+  AppendFile(const AppendFile&) = delete;
+  AppendFile& operator=(const AppendFile&) = delete;
+
+  void append(const void* data, size_t bytes);
+  // Writes out the buffer and fsyncs; returns size().
+  uint64_t sync();
+  // Bytes appended so far, buffered ones included.
+  uint64_t size() const { return size_; }
+  const std::filesystem::path& path() const { return path_; }
+  // sync(), close, and rename to `final_path`.
+  void commit(const std::filesystem::path& final_path);
+
+ private:
+  void flush_buffer();
+
+  std::filesystem::path path_;
+  int fd_ = -1;
+  std::string buffer_;
+  uint64_t size_ = 0;
+};
+
 // Writes `contents` to `path` atomically (temporary name, then rename).
 void write_file_atomic(const std::filesystem::path& path, std::string_view contents);
 

@@ -322,6 +322,37 @@ InputIssues CorpusReader::read_all(const Visitor& visit, Progress* progress) {
   return merged;
 }
 
+InputIssues CorpusReader::read_file_in_order(uint32_t file_index, const Visitor& visit,
+                                             Progress* progress) {
+  if (file_index >= files_.size())
+    throw Error(fmt::format("file index {} out of range ({} files)", file_index, files_.size()));
+  size_t keep = options_.strict ? std::max<size_t>(options_.keep_issue_locations, 1)
+                                : options_.keep_issue_locations;
+  InputIssues issues(keep);
+  RecordParser parser(schema_);
+  const CorpusFile& file = files_[file_index];
+  Stream stream;
+  stream.file_index = file_index;
+  stream.source = open_byte_source(file.path);
+  Buffer storage;
+  while (!stream.done) {
+    Block block = read_block(stream, file, options_.block_bytes, std::move(storage));
+    if (progress != nullptr) {
+      uint64_t read = stream.source->file_bytes_read();
+      progress->add(read - stream.reported_bytes);
+      stream.reported_bytes = read;
+    }
+    if (block.bytes.size > 0 || block.stream_issue || file.format == FileFormat::kText)
+      parse_block(block, file, schema_, parser, issues, visit, 0);
+    if (options_.strict && issues.total() > 0) {
+      throw Error(fmt::format("bad input: {}", describe(issues.first_locations().front(), files_)),
+                  "remove --strict to count bad records and go on");
+    }
+    storage = std::move(block.bytes);
+  }
+  return issues;
+}
+
 std::string describe(const IssueLocation& location, const std::vector<CorpusFile>& files) {
   std::string where = location.file_index < files.size()
                           ? files[location.file_index].path.string()

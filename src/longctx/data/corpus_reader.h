@@ -58,6 +58,12 @@ class CorpusReader {
   // opened or read, for an exception from the visitor, and in strict mode for bad input.
   InputIssues read_all(const Visitor& visit, Progress* progress = nullptr);
 
+  // Reads one file on the calling thread, documents in line order (visitor's worker is 0).
+  // The same documents, text and bad input as read_all() would give for that file; `mix`
+  // uses it to reread selected documents in stream order. Throws like read_all().
+  InputIssues read_file_in_order(uint32_t file_index, const Visitor& visit,
+                                 Progress* progress = nullptr);
+
  private:
   std::vector<CorpusFile> files_;
   RecordSchema schema_;

@@ -81,6 +81,10 @@ void InputIssues::merge(const InputIssues& other) {
   first_ = std::move(merged);
 }
 
+void InputIssues::offset_files(uint32_t offset) {
+  for (IssueLocation& at : first_) at.file_index += offset;
+}
+
 uint64_t InputIssues::total() const {
   uint64_t sum = 0;
   for (uint64_t c : counts_) sum += c;

@@ -48,6 +48,8 @@ class InputIssues {
   void add(IssueKind kind, uint32_t file_index, uint64_t line, std::string detail = "");
   // Adds another log's counts and keeps the earliest locations of both.
   void merge(const InputIssues& other);
+  // Adds `offset` to every location's file index (a log of a reader over part of a list).
+  void offset_files(uint32_t offset);
 
   uint64_t count(IssueKind kind) const { return counts_[static_cast<size_t>(kind)]; }
   uint64_t total() const;
