@@ -1,5 +1,6 @@
 # longctx: the two commands of the README, and a few more.
-#   make demo    install what is missing, build, and profile the built-in default corpus
+#   make demo    install what is missing, build, profile the built-in default corpus and build
+#                a per-source length-upsampled training set from it (longctx mix)
 #   make test    install what is missing, build, and run the whole test suite
 #   make bench   throughput benchmarks (see bench/README.md)
 BUILD ?= build
@@ -33,6 +34,11 @@ demo: build corpus
 	@mkdir -p $(DEMO_OUT)
 	$(BUILD)/longctx stats $(CORPUS) --json $(DEMO_OUT)/stats.json --svg $(DEMO_OUT)/stats.svg
 	@echo "demo: wrote $(DEMO_OUT)/stats.json and $(DEMO_OUT)/stats.svg"
+	@bash scripts/fetch_tokenizers.sh $(CACHE)/tokenizers
+	$(BUILD)/longctx mix $(CORPUS) --tokenizer $(CACHE)/tokenizers/llama2 --strategy per-source \
+	  --budget 20M --seq-len 81920 --out $(DEMO_OUT)/mix --overwrite
+	$(BUILD)/longctx inspect $(DEMO_OUT)/mix
+	@echo "demo: wrote the training set $(DEMO_OUT)/mix (report.json, report.svg: before/after)"
 
 bench: build
 	bench/stats_throughput.sh

@@ -34,8 +34,9 @@ void CorpusFlags::add_to(CLI::App& command) {
       ->check(CLI::IsMember({"estimate", "tokens"}))
       ->capture_default_str();
   command.add_option("--tokenizer", tokenizer,
-                     "Tokenizer for --length tokens: a SentencePiece .model file or a model "
-                     "directory holding tokenizer.model");
+                     "The model's tokenizer: a tokenizer.json, a SentencePiece .model, a "
+                     "tiktoken rank file, or a model directory holding one (stats: for --length "
+                     "tokens; mix: required)");
   command
       .add_option("--threads", threads,
                   "Worker threads (0 = all cores); results never depend on it")
