@@ -11,7 +11,7 @@ packages=(
   libsimdjson-dev libzstd-dev zlib1g-dev libsentencepiece-dev nlohmann-json3-dev libfmt-dev
   libcli11-dev libxxhash-dev libicu-dev
   # tests and benchmarks
-  libgtest-dev zstd gzip sentencepiece python3
+  libgtest-dev zstd gzip sentencepiece python3 python3-sentencepiece
   # the default corpus is assembled from Debian packages with dpkg-deb and xz
   dpkg xz-utils ca-certificates
 )
