@@ -129,14 +129,19 @@ CommandRun add_inspect_command(CLI::App& app) {
   CLI::App* command = app.add_subcommand(
       "inspect", "Summarise a dataset written by longctx mix, or show one row with its spans");
   command->add_option("dataset", flags->dir, "The --out directory of longctx mix")->required();
-  command->add_option("--row", flags->row, "Show this row (0-based)");
+  CLI::Option* row = command->add_option("--row", flags->row, "Show this row (0-based)");
   command->add_option("--tokenizer", flags->tokenizer,
                       "Decode the row's spans with this tokenizer (the one the mix used)");
   command->add_option("--chars", flags->show_chars, "Characters of text shown per span")
       ->capture_default_str();
   command->add_flag("--ids", flags->ids, "Also print the first ids of each span");
   command->add_flag("--json", flags->json, "Print JSON instead of text");
-  return [flags] { return run_inspect(*flags); };
+  return [flags, row] {
+    // -1 (the default) means no row; a negative --row given must not print the summary.
+    if (row->count() > 0 && flags->row < 0)
+      throw Error(fmt::format("--row must be 0 or more, got {}", flags->row));
+    return run_inspect(*flags);
+  };
 }
 
 }  // namespace longctx

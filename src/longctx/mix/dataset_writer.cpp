@@ -171,10 +171,9 @@ void DatasetWriter::finish() {
   segments_.reset();
   jsonl_.reset();
   pieces_.reset();
-  fs::path row_index_path = row_index_->path();
   row_index_.reset();
-  std::error_code ignored;
-  fs::remove(row_index_path, ignored);
+  // rename_partials() removes the row index after the renames: until data.bin carries its
+  // name, a resume rebuilds the files from the checkpoint, and that needs the row index.
   rename_partials(layout_.dir);
 }
 
@@ -189,6 +188,8 @@ void DatasetWriter::rename_partials(const fs::path& dir) {
                               ec.message()));
     }
   }
+  std::error_code ignored;  // copied into spans.bin by finish()
+  fs::remove(dir / "spans-rows.bin.partial", ignored);
 }
 
 std::vector<PieceRecord> DatasetWriter::read_pieces(const fs::path& state_dir) {

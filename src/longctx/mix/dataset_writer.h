@@ -69,7 +69,8 @@ class DatasetWriter : public RowSink {
   // The writer is unusable afterwards.
   void finish();
 
-  // The renames of finish(), for a resume that finds them half done.
+  // The renames of finish(), for a resume that finds them half done; then removes the
+  // internal row index, which finish() has copied into spans.bin.
   static void rename_partials(const std::filesystem::path& dir);
   static std::filesystem::path pieces_path(const std::filesystem::path& state_dir);
   static std::vector<PieceRecord> read_pieces(const std::filesystem::path& state_dir);

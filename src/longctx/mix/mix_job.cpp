@@ -453,6 +453,7 @@ MixOutcome run_mix(const MixJob& job) {
   std::error_code ec;
   if (fs::exists(out / kManifestJson)) {
     if (job.resume) {
+      fs::remove_all(state, ec);  // left by a kill between manifest.json and the cleanup
       outcome.already_complete = true;
       outcome.report = nlohmann::json::parse(read_file(out / kReportJson));
       return outcome;
