@@ -10,19 +10,14 @@
 #include <exception>
 #include <mutex>
 #include <thread>
-#include <unordered_map>
 
 #include "longctx/base/error.h"
 #include "longctx/base/files.h"
 #include "longctx/base/text.h"
-#include "longctx/data/corpus_profile.h"
-#include "longctx/data/domains.h"
-#include "longctx/mix/budgets.h"
 #include "longctx/mix/dataset_writer.h"
+#include "longctx/mix/mix_phases.h"
 #include "longctx/mix/packed_dataset.h"
 #include "longctx/mix/packer.h"
-#include "longctx/report/figure2.h"
-#include "longctx/report/table.h"
 
 namespace longctx {
 
@@ -31,12 +26,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::string_view kStateDir = ".mix-state";
-constexpr std::string_view kSelectionBin = "selection.bin";
-constexpr std::string_view kSelectionJson = "selection.json";
 constexpr std::string_view kProgressJson = "progress.json";
-constexpr uint64_t kScanGroupBytes = uint64_t{256} << 20;  // on-disk bytes per scan group
-
-static_assert(sizeof(DocumentInfo) == 24);
 
 // Test hook: LONGCTX_TEST_CRASH=rows:N | before-finish | after-finish ends the process at that
 // point, as a kill would, so the tests can check that --resume gives the same bytes.
@@ -49,75 +39,6 @@ void maybe_crash(std::string_view point, uint64_t rows = 0) {
     hit = rows >= std::strtoull(spec + 5, nullptr, 10);
   }
   if (hit) std::_Exit(77);
-}
-
-void note(const MixJob& job, const std::string& text) {
-  if (job.log != nullptr) std::fprintf(job.log, "mix: %s\n", text.c_str());
-}
-
-std::string length_unit(LengthMode mode) {
-  return mode == LengthMode::kTokens ? "tokens" : "estimate";
-}
-
-double selection_length(LengthMode mode, const Tokenizer& tokenizer, SpecialTokens special,
-                        std::string_view text, uint64_t& profile_length) {
-  if (mode == LengthMode::kTokens) {
-    uint64_t n = special == SpecialTokens::kAsText ? tokenizer.count(text)
-                                                   : tokenizer.encode(text, special).size();
-    profile_length = n;
-    return static_cast<double>(n);
-  }
-  uint64_t cp = count_code_points(text);
-  profile_length = estimate_tokens(cp);
-  return static_cast<double>(cp) / 3.68;  // the reference's len(text) / 3.68, in doubles
-}
-
-// Domain names met by concurrent scan workers, with provisional ids in order of arrival.
-class DomainInterner {
- public:
-  uint32_t id(std::string_view name) {
-    std::lock_guard lock(mutex_);
-    auto it = ids_.find(std::string(name));
-    if (it != ids_.end()) return it->second;
-    auto id = static_cast<uint32_t>(names_.size());
-    names_.emplace_back(name);
-    ids_.emplace(std::string(name), id);
-    return id;
-  }
-  std::string name(uint32_t id) {
-    std::lock_guard lock(mutex_);
-    return names_.at(id);
-  }
-
- private:
-  std::mutex mutex_;
-  std::unordered_map<std::string, uint32_t> ids_;
-  std::vector<std::string> names_;
-};
-
-struct ScanEntry {
-  uint32_t file;
-  uint32_t domain;  // provisional id
-  uint64_t line;
-  double length;
-  uint64_t profile_length;
-};
-
-nlohmann::json series_to_json(const MixtureSeries& s) {
-  nlohmann::json domains = nlohmann::json::array();
-  for (const auto& [name, share] : s.domain_shares) domains.push_back({name, share});
-  return {{"label", s.label}, {"domain_shares", domains}, {"bucket_shares", s.bucket_shares}};
-}
-
-MixtureSeries series_from_json(const nlohmann::json& j) {
-  MixtureSeries s;
-  s.label = j.at("label").get<std::string>();
-  for (const auto& d : j.at("domain_shares"))
-    s.domain_shares.emplace_back(d.at(0).get<std::string>(), d.at(1).get<double>());
-  auto buckets = j.at("bucket_shares").get<std::vector<double>>();
-  for (size_t b = 0; b < s.bucket_shares.size() && b < buckets.size(); ++b)
-    s.bucket_shares[b] = buckets[b];
-  return s;
 }
 
 nlohmann::json files_identity(const std::vector<CorpusFile>& files) {
@@ -159,197 +80,6 @@ nlohmann::json settings_json(const MixJob& job) {
       {"domain_aliases", aliases},
       {"inputs", files_identity(job.files)},
   };
-}
-
-// The outcome of phase 1, saved in the state directory.
-struct Selection {
-  std::vector<DocumentInfo> kept;
-  nlohmann::json info;  // domains, budgets, per-domain counts, the "before" profile
-};
-
-void save_selection(const fs::path& state, const Selection& selection) {
-  write_file_atomic(state / kSelectionBin,
-                    std::string_view(reinterpret_cast<const char*>(selection.kept.data()),
-                                     selection.kept.size() * sizeof(DocumentInfo)));
-  write_file_atomic(state / kSelectionJson, selection.info.dump(1));
-}
-
-Selection load_selection(const fs::path& state) {
-  Selection selection;
-  std::string raw = read_file(state / kSelectionBin);
-  if (raw.size() % sizeof(DocumentInfo) != 0)
-    throw Error(fmt::format("{} is damaged", (state / kSelectionBin).string()),
-                "remove the output directory and start again");
-  selection.kept.resize(raw.size() / sizeof(DocumentInfo));
-  if (!raw.empty()) std::memcpy(selection.kept.data(), raw.data(), raw.size());
-  selection.info = nlohmann::json::parse(read_file(state / kSelectionJson));
-  return selection;
-}
-
-// Phase 1: scan and select.
-Selection select_documents(const MixJob& job, InputIssues& issues) {
-  const SelectionSettings& settings = job.selection;
-  bool budgeted = has_domain_budgets(settings.strategy);
-  std::optional<DomainWeights> given_shares = parse_shares(job.shares);
-  bool measured = !given_shares.has_value();
-  if (!budgeted && job.shares != "slimpajama") {
-    note(job,
-         fmt::format("--shares is not used by --strategy {}", strategy_name(settings.strategy)));
-  }
-
-  // Final domain table. Budgeted strategies with given shares: the share table, fixed now.
-  std::vector<std::string> domains;
-  std::vector<double> budgets;
-  DomainWeights target;
-  auto set_budgets = [&](const DomainWeights& shares, bool is_default) {
-    target = budget_shares(settings.strategy, shares, job.domain_weights, is_default);
-    domains.clear();
-    budgets.clear();
-    for (const auto& [name, share] : target) {
-      domains.push_back(name);
-      budgets.push_back(settings.budget_tokens * share);
-    }
-  };
-  if (budgeted && !measured) set_budgets(*given_shares, job.shares == "slimpajama");
-  if (!budgeted && !job.domain_weights.empty())
-    throw Error("--domain-weights needs --strategy upsample");
-
-  DomainInterner interner;
-  std::vector<int64_t> final_id;  // provisional id -> final id, -1 until seen in order
-  auto resolve = [&](const ScanEntry& e) -> uint32_t {
-    if (e.domain >= final_id.size()) final_id.resize(e.domain + 1, -1);
-    if (final_id[e.domain] >= 0) return static_cast<uint32_t>(final_id[e.domain]);
-    std::string name = interner.name(e.domain);
-    if (budgeted && !measured) {
-      std::string canonical = canonical_domain(name);
-      auto it = std::find(domains.begin(), domains.end(), canonical);
-      if (it == domains.end()) {
-        throw Error(fmt::format("domain '{}' ({}:{}) is in the data but has no share", name,
-                                job.files[e.file].path.string(), e.line),
-                    "give it one with --shares NAME=SHARE,..., use --shares measured, or "
-                    "rename it with --domain-alias");
-      }
-      final_id[e.domain] = it - domains.begin();
-    } else {
-      final_id[e.domain] = static_cast<int64_t>(domains.size());
-      domains.push_back(name);
-    }
-    return static_cast<uint32_t>(final_id[e.domain]);
-  };
-
-  std::optional<Selector> selector;
-  if (!measured || !budgeted) selector.emplace(settings, budgets);
-  CorpusProfile before(static_cast<uint64_t>(settings.long_threshold));
-  Selection selection;
-  std::vector<ScanEntry> everything;  // measured shares: the whole corpus, selected at the end
-
-  auto offer = [&](const ScanEntry& e) {
-    uint32_t domain = resolve(e);
-    DocumentInfo doc{e.file, domain, e.line, e.length};
-    before.add(domains[domain], e.profile_length);
-    if (selector->offer(doc) == Decision::kKeep) selection.kept.push_back(doc);
-  };
-
-  uint64_t total_bytes = 0;
-  for (const CorpusFile& f : job.files) total_bytes += f.size_bytes;
-  Progress progress("mix: scan", total_bytes, job.display);
-  size_t next_file = 0;
-  bool done = false;
-  while (!done && next_file < job.files.size()) {
-    // One group of whole files; all of them when the shares are measured.
-    size_t first = next_file;
-    uint64_t group_bytes = 0;
-    while (next_file < job.files.size() && (measured || group_bytes < kScanGroupBytes)) {
-      group_bytes += job.files[next_file].size_bytes;
-      ++next_file;
-    }
-    std::vector<CorpusFile> group(job.files.begin() + static_cast<ptrdiff_t>(first),
-                                  job.files.begin() + static_cast<ptrdiff_t>(next_file));
-    CorpusReader reader(group, job.schema, job.reader);
-    std::vector<std::vector<ScanEntry>> found(static_cast<size_t>(reader.thread_count()));
-    InputIssues group_issues = reader.read_all(
-        [&](const Document& doc, int worker) {
-          uint64_t profile_length = 0;
-          double length =
-              selection_length(job.length, *job.tokenizer, job.special, doc.text, profile_length);
-          found[static_cast<size_t>(worker)].push_back(
-              ScanEntry{static_cast<uint32_t>(first + doc.file_index), interner.id(doc.domain),
-                        doc.line, length, profile_length});
-        },
-        &progress);
-    group_issues.offset_files(static_cast<uint32_t>(first));  // group -> whole list
-    issues.merge(group_issues);
-
-    std::vector<ScanEntry> entries;
-    for (auto& part : found) {
-      entries.insert(entries.end(), part.begin(), part.end());
-      std::vector<ScanEntry>().swap(part);
-    }
-    std::sort(entries.begin(), entries.end(), [](const ScanEntry& a, const ScanEntry& b) {
-      return a.file != b.file ? a.file < b.file : a.line < b.line;
-    });
-    if (measured && budgeted) {
-      everything = std::move(entries);
-      continue;
-    }
-    for (const ScanEntry& e : entries) {
-      offer(e);
-      if (selector->done()) {
-        done = true;
-        break;
-      }
-    }
-  }
-  progress.finish();
-
-  if (measured && budgeted) {
-    // Shares from the whole input, domains in order of first appearance.
-    for (const ScanEntry& e : everything) resolve(e);
-    DomainWeights lengths;
-    for (const std::string& name : domains) lengths.emplace_back(name, 0.0);
-    for (const ScanEntry& e : everything)
-      lengths[static_cast<size_t>(final_id[e.domain])].second += e.length;
-    std::vector<std::string> order = domains;
-    set_budgets(measured_shares(lengths), false);
-    // set_budgets keeps the order of `lengths`, so ids stay valid.
-    if (domains != order) throw Error("internal: measured domains reordered");
-    selector.emplace(settings, budgets);
-    for (const ScanEntry& e : everything) {
-      offer(e);
-      if (selector->done()) break;
-    }
-  }
-
-  // Per-domain account of the selection.
-  nlohmann::json per_domain = nlohmann::json::array();
-  const auto& counts = selector->domains();
-  for (size_t d = 0; d < domains.size(); ++d) {
-    DomainSelection c = d < counts.size() ? counts[d] : DomainSelection{};
-    nlohmann::json entry = {{"name", domains[d]},
-                            {"seen_documents", c.seen_documents},
-                            {"seen_length", c.seen_length},
-                            {"kept_documents", c.kept_documents},
-                            {"kept_length", c.kept_length},
-                            {"filtered_documents", c.filtered_documents},
-                            {"over_budget_documents", c.over_budget_documents}};
-    if (budgeted) {
-      entry["target_share"] = target[d].second;
-      entry["budget"] = budgets[d];
-      entry["shortfall"] = std::max(0.0, budgets[d] - c.kept_length);
-    }
-    per_domain.push_back(entry);
-  }
-  selection.info = {
-      {"domains", domains},
-      {"budget_met", selector->done()},
-      {"documents_offered", selector->offered()},
-      {"kept_length", selector->kept_length()},
-      {"per_domain", per_domain},
-      {"before_profile", before.to_json()},
-      {"before_series", series_to_json(series_from_profile("before", before))},
-      {"before_long_share", before.total().long_token_share()},
-  };
-  return selection;
 }
 
 // Tokenizes a batch of documents on `threads` threads; results in batch order.
@@ -401,10 +131,6 @@ struct StopFile {};  // thrown by the reread visitor once a file has nothing mor
 
 TokenType token_type_for(const Tokenizer& tokenizer) {
   return tokenizer.vocab_size() <= 65536 ? TokenType::kUint16 : TokenType::kInt32;
-}
-
-std::string format_share(double x) {
-  return fmt::format("{:.1f}%", 100 * x);
 }
 
 }  // namespace
@@ -501,7 +227,7 @@ MixOutcome run_mix(const MixJob& job) {
 
   // Phase 1: select (or reload the saved selection).
   Selection selection;
-  if (fs::exists(state / kSelectionJson) && fs::exists(state / kSelectionBin)) {
+  if (has_saved_selection(state)) {
     selection = load_selection(state);
     note(job, fmt::format("resuming: {} documents were selected", selection.kept.size()));
   } else {
@@ -620,91 +346,23 @@ MixOutcome run_mix(const MixJob& job) {
   }
   maybe_crash("after-finish");
 
-  // Report: the mixture before (documents offered) and after (pieces kept), and what was written.
-  std::vector<PieceRecord> pieces = DatasetWriter::read_pieces(state);
-  CorpusProfile after(static_cast<uint64_t>(settings.long_threshold));
-  std::vector<uint64_t> piece_count(domains.size()), piece_tokens(domains.size());
-  for (const PieceRecord& p : pieces) {
-    after.add(domains.at(p.domain), p.tokens);
-    ++piece_count[p.domain];
-    piece_tokens[p.domain] += p.tokens;
-  }
-  uint64_t rows = 0, span_total = 0;
-  std::vector<uint64_t> written(domains.size());
+  // Report: what the finished dataset holds, read back from its files.
+  PackedTotals totals;
+  totals.pieces = DatasetWriter::read_pieces(state);
+  totals.dropped_tokens = dropped_tokens;
+  totals.written_tokens.assign(domains.size(), 0);
   {
     MappedFile spans(out / kSpansBin);
     SpansFooter footer;
     std::memcpy(&footer, spans.data() + spans.size() - sizeof(footer), sizeof(footer));
-    rows = footer.rows;
-    span_total = footer.spans;
+    totals.rows = footer.rows;
+    totals.spans = footer.spans;
     const auto* records = reinterpret_cast<const SpanRecord*>(spans.data());
     for (uint64_t i = 0; i < footer.spans; ++i)
-      written.at(records[i].domain) += records[i].end - records[i].start;
+      totals.written_tokens.at(records[i].domain) += records[i].end - records[i].start;
   }
-  uint64_t total_pieces_tokens = 0;
-  for (uint64_t t : piece_tokens) total_pieces_tokens += t;
-
-  nlohmann::json report;
-  report["settings"] = identity;
-  report["settings"].erase("inputs");
-  report["inputs"] = layout.files;
-  report["budget_met"] = selection.info["budget_met"];
-  report["documents_offered"] = selection.info["documents_offered"];
-  report["documents_kept"] = kept.size();
-  report["pieces"] = pieces.size();
-  report["rows"] = rows;
-  report["seq_len"] = job.seq_len;
-  report["tokens_written"] = rows * job.seq_len;
-  report["tokens_dropped"] = dropped_tokens;
-  report["spans"] = span_total;
-  report["before_long_share"] = selection.info["before_long_share"];
-  report["after_long_share"] = after.total().long_token_share();
-  nlohmann::json per_domain = selection.info["per_domain"];
-  nlohmann::json warnings = nlohmann::json::array();
-  bool budgeted = has_domain_budgets(settings.strategy);
-  for (size_t d = 0; d < domains.size(); ++d) {
-    nlohmann::json& e = per_domain[d];
-    e["pieces"] = piece_count[d];
-    e["kept_tokens"] = piece_tokens[d];
-    e["after_share"] = total_pieces_tokens == 0 ? 0.0
-                                                : static_cast<double>(piece_tokens[d]) /
-                                                      static_cast<double>(total_pieces_tokens);
-    e["written_tokens"] = written[d];
-    if (budgeted && e["seen_documents"].get<uint64_t>() == 0 && e["budget"].get<double>() > 0) {
-      warnings.push_back(fmt::format("{} has a budget of {:.0f} but no documents in the input",
-                                     domains[d], e["budget"].get<double>()));
-    } else if (budgeted && e["shortfall"].get<double>() > 0) {
-      warnings.push_back(fmt::format("{} ran out of documents {:.0f} short of its budget of {:.0f}",
-                                     domains[d], e["shortfall"].get<double>(),
-                                     e["budget"].get<double>()));
-    }
-  }
-  if (!budgeted && !selection.info["budget_met"].get<bool>()) {
-    warnings.push_back(
-        fmt::format("the input ran out {:.0f} short of the budget of {:.0f}",
-                    settings.budget_tokens - selection.info["kept_length"].get<double>(),
-                    settings.budget_tokens));
-  }
-  if (rows == 0) {
-    warnings.push_back(
-        fmt::format("no row written: the selection holds fewer than --seq-len {} "
-                    "tokens",
-                    job.seq_len));
-  }
-  report["domains"] = per_domain;
-  report["before"] = selection.info["before_profile"];
-  report["after"] = after.to_json();
-  report["input_issues"] = selection.info["input_issues"];
-  report["warnings"] = warnings;
-
-  MixtureSeries before_series = series_from_json(selection.info["before_series"]);
-  MixtureSeries after_series = series_from_profile("after", after);
-  std::string svg =
-      draw_figure2({before_series, after_series},
-                   fmt::format("longctx mix: {} ({} tokens)", strategy_name(settings.strategy),
-                               format_count(rows * job.seq_len)));
-  write_file_atomic(out / kReportJson, report.dump(1) + "\n");
-  write_file_atomic(out / kReportSvg, svg);
+  outcome.report = write_report(job, identity, selection, totals, outcome.summary);
+  uint64_t rows = totals.rows, span_total = totals.spans;
 
   nlohmann::json manifest = {
       {"format", "longctx-mix"},
@@ -727,42 +385,6 @@ MixOutcome run_mix(const MixJob& job) {
   };
   write_file_atomic(out / kManifestJson, manifest.dump(1) + "\n");
   fs::remove_all(state, ec);
-
-  // The terminal summary.
-  Table table({"domain", "target", "before", "after", "kept docs", "filtered", "long before",
-               "long after", "shortfall"},
-              {Align::kLeft, Align::kRight, Align::kRight, Align::kRight, Align::kRight,
-               Align::kRight, Align::kRight, Align::kRight, Align::kRight});
-  const nlohmann::json& before_domains = report["before"]["domains"];
-  const nlohmann::json& after_domains = report["after"]["domains"];
-  for (size_t d = 0; d < domains.size(); ++d) {
-    const nlohmann::json& e = per_domain[d];
-    auto share_in = [&](const nlohmann::json& profile_domains, const char* key) -> std::string {
-      for (const auto& p : profile_domains) {
-        if (p.at("name") == domains[d]) return format_share(p.value(key, 0.0));
-      }
-      return "-";
-    };
-    table.add_row(
-        {domains[d], budgeted ? format_share(e["target_share"].get<double>()) : "-",
-         share_in(before_domains, "token_share"), format_share(e["after_share"].get<double>()),
-         format_count(e["kept_documents"].get<uint64_t>()),
-         format_count(e["filtered_documents"].get<uint64_t>()),
-         share_in(before_domains, "long_token_share"), share_in(after_domains, "long_token_share"),
-         budgeted ? format_count(static_cast<uint64_t>(e["shortfall"].get<double>())) : "-"});
-  }
-  table.add_rule();
-  table.add_row({"all", "", "", "", format_count(kept.size()), "",
-                 format_share(report["before_long_share"].get<double>()),
-                 format_share(report["after_long_share"].get<double>()), ""});
-  outcome.summary = table.render();
-  outcome.summary += fmt::format(
-      "{} rows of {} tokens ({} tokens) in {}; {} tokens of the last partial row dropped\n",
-      format_count(rows), job.seq_len, format_count(rows * job.seq_len), out.string(),
-      format_count(dropped_tokens));
-  for (const auto& w : warnings)
-    outcome.summary += fmt::format("warning: {}\n", w.get<std::string>());
-  outcome.report = std::move(report);
   return outcome;
 }
 
