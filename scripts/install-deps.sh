@@ -10,6 +10,9 @@ packages=(
   # data subsystem: JSON, compression, tokenizers, CLI, formatting
   libsimdjson-dev libzstd-dev zlib1g-dev libsentencepiece-dev nlohmann-json3-dev libfmt-dev
   libcli11-dev libxxhash-dev libicu-dev
+  # model and trainer: libtorch (CPU), with the threaded OpenBLAS it needs to be fast (without
+  # it libtorch falls back to the reference BLAS, ~17x slower)
+  libtorch-dev libopenblas0-pthread
   # tests and benchmarks
   libgtest-dev zstd gzip sentencepiece python3 python3-sentencepiece
   # the default corpus is assembled from Debian packages with dpkg-deb and xz

@@ -13,5 +13,9 @@ CommandRun add_stats_command(CLI::App& app);
 CommandRun add_tokenize_command(CLI::App& app);
 CommandRun add_mix_command(CLI::App& app);
 CommandRun add_inspect_command(CLI::App& app);
+CommandRun add_score_command(CLI::App& app);
+CommandRun add_generate_command(CLI::App& app);
+CommandRun add_init_command(CLI::App& app);
+CommandRun add_rope_command(CLI::App& app);
 
 }  // namespace longctx

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   commands["tokenize"] = longctx::add_tokenize_command(app);
   commands["mix"] = longctx::add_mix_command(app);
   commands["inspect"] = longctx::add_inspect_command(app);
+  commands["rope"] = longctx::add_rope_command(app);
 
   try {
     app.parse(argc, argv);

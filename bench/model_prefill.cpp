@@ -1,0 +1,144 @@
+// Prefill and decode throughput of the libtorch LLaMA on one GPU (issue 5's benchmark).
+//
+//   longctx_bench_prefill --shape tinyllama-1.1b --lengths 8192,32768,131072 --json out.jsonl
+//
+// For each length: random bf16 weights (transformers' init), one warm-up prefill at 4K, then
+// a timed prefill of the whole prompt (one forward into the KV cache, logits of the last
+// position only), then --decode greedy steps. Prints a table and JSON lines.
+// Fraction of peak, RECIPE.md section 5, forward only: 2*N + 2*L*T*d FLOPs per token (one third
+// of the training count 6*N + 6*L*T*d), T = the prompt length, causal attention; peak 989
+// TFLOP/s dense bf16 (H100/H200 SXM).
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "longctx/base/text.h"
+#include "longctx/model/checkpoint.h"
+
+namespace {
+
+using longctx::ModelConfig;
+
+ModelConfig shape(const std::string& name) {
+  ModelConfig c;
+  auto set = [&](int64_t d, int64_t layers, int64_t heads, int64_t kv, int64_t ffn, int64_t vocab,
+                 double theta) {
+    c.hidden_size = d;
+    c.num_hidden_layers = layers;
+    c.num_attention_heads = heads;
+    c.num_key_value_heads = kv;
+    c.head_dim = d / heads;
+    c.intermediate_size = ffn;
+    c.vocab_size = vocab;
+    c.max_position_embeddings = 131072;
+    c.rope.theta = theta;
+    c.rope.head_dim = c.head_dim;
+    c.rope.max_position_embeddings = c.max_position_embeddings;
+  };
+  if (name == "tinyllama-1.1b") {
+    set(2048, 22, 32, 4, 5632, 32000, 10000);
+  } else if (name == "llama3-8b") {
+    set(4096, 32, 32, 8, 14336, 128256, 500000);
+  } else if (name == "debug") {
+    set(64, 2, 4, 2, 176, 256, 10000);
+  } else {
+    throw std::runtime_error("unknown --shape " + name);
+  }
+  return c;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string shape_name = "tinyllama-1.1b", lengths_text = "8192,32768,131072", json_path;
+  int64_t decode_steps = 64;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string flag = argv[i];
+    if (flag == "--shape")
+      shape_name = argv[i + 1];
+    else if (flag == "--lengths")
+      lengths_text = argv[i + 1];
+    else if (flag == "--decode")
+      decode_steps = std::stoll(argv[i + 1]);
+    else if (flag == "--json")
+      json_path = argv[i + 1];
+  }
+  if (!torch::cuda::is_available()) {
+    std::fprintf(stderr, "longctx_bench_prefill: no CUDA device\n");
+    return 2;
+  }
+  torch::Device device(torch::kCUDA);
+  ModelConfig config = shape(shape_name);
+  longctx::LlamaForCausalLM model(config);
+  {
+    torch::NoGradGuard no_grad;
+    model->to(device, torch::kBFloat16);
+    for (auto& p : model->parameters()) p.normal_(0.0, 0.02);
+  }
+  model->eval();
+  double n = static_cast<double>(longctx::matmul_parameters(config));
+  std::ofstream json;
+  if (!json_path.empty()) json.open(json_path, std::ios::app);
+  std::printf(
+      "| shape | tokens | prefill tokens/s | fraction of peak | peak GiB | decode tokens/s |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|\n");
+  torch::NoGradGuard no_grad;
+  for (const std::string& item : longctx::split(lengths_text, ',')) {
+    int64_t t = std::stoll(item);
+    auto ids =
+        torch::randint(3, config.vocab_size, {1, t}, torch::dtype(torch::kLong).device(device));
+    {  // warm-up: kernels, cuDNN plans, allocator
+      longctx::KvCache warm(config, 1, 4096, device, torch::kBFloat16);
+      model->logits(model->forward_hidden(ids.slice(1, 0, 4096), 0, &warm).slice(1, -1));
+      torch::cuda::synchronize();
+    }
+    c10::cuda::CUDACachingAllocator::emptyCache();
+    c10::cuda::CUDACachingAllocator::resetPeakStats(0);
+    longctx::KvCache cache(config, 1, t + decode_steps, device, torch::kBFloat16);
+    torch::cuda::synchronize();
+    auto t0 = std::chrono::steady_clock::now();
+    torch::Tensor last = model->forward_hidden(ids, 0, &cache).slice(1, -1);
+    torch::Tensor next = model->logits(last).argmax(-1);  // [1, 1]
+    torch::cuda::synchronize();
+    double prefill_s = seconds_since(t0);
+    auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(0);
+    // allocated_bytes[0]: the aggregate over both pools (StatType::AGGREGATE).
+    double peak_gib = static_cast<double>(stats.allocated_bytes[0].peak) / (1024.0 * 1024 * 1024);
+    auto t1 = std::chrono::steady_clock::now();
+    for (int64_t s = 0; s < decode_steps; ++s) {
+      next = model->logits(model->forward_hidden(next, t + s, &cache)).argmax(-1);
+    }
+    torch::cuda::synchronize();
+    double decode_s = seconds_since(t1);
+    double tps = static_cast<double>(t) / prefill_s;
+    double flops_per_token = 2 * n + 2.0 * config.num_hidden_layers * t * config.hidden_size;
+    double fraction = tps * flops_per_token / 989e12;
+    double decode_tps = decode_steps > 0 ? decode_steps / decode_s : 0;
+    std::printf("| %s | %lld | %.0f | %.1f%% | %.1f | %.1f |\n", shape_name.c_str(),
+                static_cast<long long>(t), tps, 100 * fraction, peak_gib, decode_tps);
+    std::fflush(stdout);
+    if (json.is_open()) {
+      json << nlohmann::json{{"impl", "longctx"},
+                             {"shape", shape_name},
+                             {"tokens", t},
+                             {"prefill_tokens_per_s", tps},
+                             {"fraction_of_peak", fraction},
+                             {"peak_gib", peak_gib},
+                             {"decode_tokens_per_s", decode_tps}}
+                  .dump()
+           << "\n";
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,49 @@
+// Hugging Face model directories <-> LlamaForCausalLM: config.json plus safetensors weights
+// (single or sharded), by HF parameter names. What save_model writes, transformers'
+// from_pretrained loads with the same logits (tested on the GPU machine).
+//
+//   LlamaForCausalLM model = load_model("Llama-2-7b-hf", {.device = torch::kCUDA});
+//   save_model(model, "out", torch::kBFloat16);
+//   LlamaForCausalLM fresh = init_model(config, /*seed=*/0);     // random, HF's init
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+
+#include "longctx/model/llama.h"
+#include "longctx/model/safetensors.h"
+
+namespace longctx {
+
+struct LoadOptions {
+  torch::Device device = torch::kCPU;
+  // Compute dtype; default: float32 on CPU, bfloat16 on CUDA.
+  std::optional<torch::ScalarType> dtype;
+};
+
+torch::ScalarType default_dtype(torch::Device device);
+// "float32" | "float16" | "bfloat16" (HF's torch_dtype names); throws Error otherwise.
+torch::ScalarType parse_torch_dtype(std::string_view name);
+std::string_view torch_dtype_name(torch::ScalarType dtype);
+
+// A tensor's bytes as a new CPU torch tensor of its dtype (BF16, F16, F32, F64, I32, I64).
+torch::Tensor tensor_from_view(const TensorView& view);
+
+// Loads config.json and the weights of `dir`. Every parameter must be present with its shape;
+// a checkpoint tensor the model has no place for is an error (except rotary inv_freq buffers,
+// which older checkpoints carry, and lm_head.weight of a tied model).
+LlamaForCausalLM load_model(const std::filesystem::path& dir, const LoadOptions& options = {});
+
+// Writes config.json (torch_dtype = save_dtype) and model.safetensors (or shards of at most
+// max_shard_bytes with model.safetensors.index.json). Atomic per file.
+void save_model(LlamaForCausalLM& model, const std::filesystem::path& dir,
+                torch::ScalarType save_dtype, uint64_t max_shard_bytes = uint64_t{5} << 30);
+
+// A model with transformers' initialisation: linear and embedding weights ~ N(0, 0.02),
+// biases zero, norm weights one. Deterministic for a seed.
+LlamaForCausalLM init_model(const ModelConfig& config, uint64_t seed);
+
+}  // namespace longctx

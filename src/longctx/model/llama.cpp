@@ -1,0 +1,186 @@
+#include "longctx/model/llama.h"
+
+#include <fmt/format.h>
+
+#include "longctx/base/error.h"
+#include "longctx/model/torch_compat.h"
+
+namespace longctx {
+
+namespace {
+
+// [.., D] -> [.., D]: (x1, x2) -> (-x2, x1), the rotate_half layout of HF's LLaMA.
+torch::Tensor rotate_half(const torch::Tensor& x) {
+  int64_t half = x.size(-1) / 2;
+  return torch::cat({-x.slice(-1, half), x.slice(-1, 0, half)}, -1);
+}
+
+// GQA: [B, K, S, D] -> [B, K * groups, S, D], each key/value head serving `groups` query heads.
+torch::Tensor repeat_kv(const torch::Tensor& x, int64_t groups) {
+  if (groups == 1) return x;
+  auto b = x.size(0), k = x.size(1), s = x.size(2), d = x.size(3);
+  return x.unsqueeze(2).expand({b, k, groups, s, d}).reshape({b, k * groups, s, d});
+}
+
+}  // namespace
+
+KvCache::KvCache(const ModelConfig& config, int64_t batch, int64_t max_tokens, torch::Device device,
+                 torch::ScalarType dtype)
+    : max_tokens_(max_tokens) {
+  auto options = torch::TensorOptions().device(device).dtype(dtype);
+  for (int64_t l = 0; l < config.num_hidden_layers; ++l) {
+    keys_.push_back(
+        torch::empty({batch, config.num_key_value_heads, max_tokens, config.head_dim}, options));
+    values_.push_back(torch::empty_like(keys_.back()));
+  }
+}
+
+std::pair<torch::Tensor, torch::Tensor> KvCache::append(int64_t layer, int64_t start,
+                                                        const torch::Tensor& k,
+                                                        const torch::Tensor& v) {
+  int64_t end = start + k.size(2);
+  if (end > max_tokens_) {
+    throw Error(fmt::format("KV cache of {} tokens is full: positions up to {} were asked for",
+                            max_tokens_, end),
+                "allocate a larger cache (the prompt plus the tokens to generate)");
+  }
+  torch::Tensor& keys = keys_[static_cast<size_t>(layer)];
+  torch::Tensor& values = values_[static_cast<size_t>(layer)];
+  keys.slice(2, start, end).copy_(k);
+  values.slice(2, start, end).copy_(v);
+  return {keys.slice(2, 0, end), values.slice(2, 0, end)};
+}
+
+RMSNormImpl::RMSNormImpl(int64_t width, double eps_) : eps(eps_) {
+  weight = register_parameter("weight", torch::ones({width}));
+}
+
+torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
+  // As transformers: normalise in float32, cast back, then scale.
+  torch::Tensor h = x.to(torch::kFloat);
+  h = h * torch::rsqrt(h.pow(2).mean(-1, /*keepdim=*/true) + eps);
+  return weight * h.to(x.scalar_type());
+}
+
+LlamaAttentionImpl::LlamaAttentionImpl(const ModelConfig& c)
+    : heads(c.num_attention_heads), kv_heads(c.num_key_value_heads), head_dim(c.head_dim) {
+  auto linear = [&](int64_t in, int64_t out) {
+    return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(c.attention_bias));
+  };
+  q_proj = register_module("q_proj", linear(c.hidden_size, heads * head_dim));
+  k_proj = register_module("k_proj", linear(c.hidden_size, kv_heads * head_dim));
+  v_proj = register_module("v_proj", linear(c.hidden_size, kv_heads * head_dim));
+  o_proj = register_module("o_proj", linear(heads * head_dim, c.hidden_size));
+}
+
+torch::Tensor LlamaAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& cos,
+                                          const torch::Tensor& sin, int64_t layer, int64_t start,
+                                          KvCache* cache) {
+  int64_t b = x.size(0), t = x.size(1);
+  torch::Tensor q = q_proj(x).view({b, t, heads, head_dim}).transpose(1, 2);     // [B, H, T, D]
+  torch::Tensor k = k_proj(x).view({b, t, kv_heads, head_dim}).transpose(1, 2);  // [B, K, T, D]
+  torch::Tensor v = v_proj(x).view({b, t, kv_heads, head_dim}).transpose(1, 2);  // [B, K, T, D]
+  q = q * cos + rotate_half(q) * sin;  // cos, sin [T, D] broadcast over B and heads
+  k = k * cos + rotate_half(k) * sin;
+  if (cache != nullptr) std::tie(k, v) = cache->append(layer, start, k, v);  // [B, K, S, D]
+  torch::Tensor out = causal_attention(q, repeat_kv(k, heads / kv_heads),
+                                       repeat_kv(v, heads / kv_heads));  // [B, H, T, D]
+  return o_proj(out.transpose(1, 2).reshape({b, t, heads * head_dim}));
+}
+
+LlamaMLPImpl::LlamaMLPImpl(const ModelConfig& c) {
+  auto linear = [&](int64_t in, int64_t out) {
+    return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(c.mlp_bias));
+  };
+  gate_proj = register_module("gate_proj", linear(c.hidden_size, c.intermediate_size));
+  up_proj = register_module("up_proj", linear(c.hidden_size, c.intermediate_size));
+  down_proj = register_module("down_proj", linear(c.intermediate_size, c.hidden_size));
+}
+
+torch::Tensor LlamaMLPImpl::forward(const torch::Tensor& x) {
+  return down_proj(torch::silu(gate_proj(x)) * up_proj(x));  // [B, T, F] inside
+}
+
+LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const ModelConfig& c) {
+  self_attn = register_module("self_attn", LlamaAttention(c));
+  mlp = register_module("mlp", LlamaMLP(c));
+  input_layernorm = register_module("input_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps));
+  post_attention_layernorm =
+      register_module("post_attention_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps));
+}
+
+torch::Tensor LlamaDecoderLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& cos,
+                                             const torch::Tensor& sin, int64_t layer, int64_t start,
+                                             KvCache* cache) {
+  torch::Tensor h = x + self_attn(input_layernorm(x), cos, sin, layer, start, cache);
+  return h + mlp(post_attention_layernorm(h));
+}
+
+LlamaModelImpl::LlamaModelImpl(const ModelConfig& c) {
+  embed_tokens = register_module("embed_tokens", torch::nn::Embedding(c.vocab_size, c.hidden_size));
+  layers = register_module("layers", torch::nn::ModuleList());
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l) layers->push_back(LlamaDecoderLayer(c));
+  norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps));
+}
+
+LlamaForCausalLMImpl::LlamaForCausalLMImpl(ModelConfig config) : config_(std::move(config)) {
+  config_.validate();
+  model = register_module("model", LlamaModel(config_));
+  lm_head = torch::nn::Linear(
+      torch::nn::LinearOptions(config_.hidden_size, config_.vocab_size).bias(false));
+  if (config_.tie_word_embeddings) {
+    // One tensor: the head reads the embedding matrix (HF keeps no lm_head.weight then).
+    lm_head->weight = model->embed_tokens->weight;
+  } else {
+    register_module("lm_head", lm_head);
+  }
+}
+
+std::pair<torch::Tensor, torch::Tensor> LlamaForCausalLMImpl::rotary(int64_t start, int64_t tokens,
+                                                                     torch::Device device,
+                                                                     torch::ScalarType dtype) {
+  // Dynamic NTK follows the longest sequence seen in this call (positions are monotonic in
+  // use, which makes this equal to transformers' cached maximum); other types are static.
+  RopeOptions options;
+  if (config_.rope.type == RopeType::kDynamic) {
+    options.seq_len_tokens = start + tokens;
+    options.ntk_seq_len = NtkSeqLen::kTensor;
+  }
+  RopeFrequencies f = compute_rope(config_.rope, options);
+  std::vector<float> inv(f.inv_freq.begin(), f.inv_freq.end());
+  torch::Tensor inv_freq = torch::from_blob(inv.data(), {static_cast<int64_t>(inv.size())},
+                                            torch::kFloat)
+                               .clone()
+                               .to(device);  // [D/2]
+  torch::Tensor pos =
+      torch::arange(start, start + tokens, torch::dtype(torch::kFloat).device(device));
+  torch::Tensor freqs = pos.unsqueeze(1) * inv_freq.unsqueeze(0);  // [T, D/2], float32
+  torch::Tensor emb = torch::cat({freqs, freqs}, -1);              // [T, D]
+  auto scale = static_cast<float>(f.attention_factor);
+  return {(emb.cos() * scale).to(dtype), (emb.sin() * scale).to(dtype)};
+}
+
+torch::Tensor LlamaForCausalLMImpl::forward_hidden(const torch::Tensor& ids, int64_t start,
+                                                   KvCache* cache) {
+  torch::Tensor h = model->embed_tokens(ids);  // [B, T, d]
+  auto [cos, sin] = rotary(start, ids.size(1), h.device(), h.scalar_type());
+  for (size_t l = 0; l < model->layers->size(); ++l) {
+    h = model->layers[l]->as<LlamaDecoderLayer>()->forward(h, cos, sin, static_cast<int64_t>(l),
+                                                           start, cache);
+  }
+  if (cache != nullptr) cache->set_size(start + ids.size(1));
+  return model->norm(h);
+}
+
+torch::Tensor LlamaForCausalLMImpl::logits(const torch::Tensor& hidden) {
+  return lm_head(hidden);  // [B, T, V]
+}
+
+int64_t matmul_parameters(const ModelConfig& c) {
+  int64_t attention =
+      c.hidden_size * c.head_dim * (2 * c.num_attention_heads + 2 * c.num_key_value_heads);
+  int64_t mlp = 3 * c.hidden_size * c.intermediate_size;
+  return c.num_hidden_layers * (attention + mlp) + c.hidden_size * c.vocab_size;
+}
+
+}  // namespace longctx

@@ -1,0 +1,116 @@
+// LLaMA in libtorch: the decoder transformers' LlamaForCausalLM computes, with its parameter
+// names, so a Hugging Face checkpoint loads by name (checkpoint.h). RMSNorm, RoPE (every
+// variant of rope.h), grouped-query attention, SwiGLU MLP, tied or untied head.
+//
+// Shapes: B batch, T tokens in this call, S tokens in the cache after it, d hidden_size,
+// H attention heads, K key/value heads, D head_dim, F intermediate_size, V vocab.
+//
+//   LlamaForCausalLM model(config);
+//   KvCache cache(config, /*batch=*/1, /*max_tokens=*/131072, device, dtype);
+//   torch::Tensor h = model->forward_hidden(ids, /*start=*/0, &cache);  // [B, T, d]
+//   torch::Tensor logits = model->logits(h.slice(1, -1));                // [B, 1, V]
+#pragma once
+
+#include <torch/torch.h>
+
+#include <optional>
+#include <vector>
+
+#include "longctx/model/config.h"
+
+namespace longctx {
+
+// Preallocated keys and values of every layer: [B, K, max_tokens, D] each.
+class KvCache {
+ public:
+  KvCache(const ModelConfig& config, int64_t batch, int64_t max_tokens, torch::Device device,
+          torch::ScalarType dtype);
+  int64_t max_tokens() const { return max_tokens_; }
+  // Tokens held (positions [0, size()) are filled).
+  int64_t size() const { return size_; }
+  void set_size(int64_t tokens) { size_ = tokens; }
+  // Writes a layer's new keys/values at [start, start + T) and returns the views [0, start + T).
+  std::pair<torch::Tensor, torch::Tensor> append(int64_t layer, int64_t start,
+                                                 const torch::Tensor& k, const torch::Tensor& v);
+
+ private:
+  int64_t max_tokens_;
+  int64_t size_ = 0;
+  std::vector<torch::Tensor> keys_, values_;
+};
+
+struct RMSNormImpl : torch::nn::Module {
+  RMSNormImpl(int64_t width, double eps);
+  torch::Tensor forward(const torch::Tensor& x);  // [..., d] -> same
+  torch::Tensor weight;
+  double eps;
+};
+TORCH_MODULE(RMSNorm);
+
+struct LlamaAttentionImpl : torch::nn::Module {
+  explicit LlamaAttentionImpl(const ModelConfig& config);
+  // x [B, T, d]; cos, sin [T, D]; start: position of x's first token.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                        int64_t layer, int64_t start, KvCache* cache);
+  torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  int64_t heads, kv_heads, head_dim;
+};
+TORCH_MODULE(LlamaAttention);
+
+struct LlamaMLPImpl : torch::nn::Module {
+  explicit LlamaMLPImpl(const ModelConfig& config);
+  torch::Tensor forward(const torch::Tensor& x);  // down(silu(gate(x)) * up(x))
+  torch::nn::Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+};
+TORCH_MODULE(LlamaMLP);
+
+struct LlamaDecoderLayerImpl : torch::nn::Module {
+  explicit LlamaDecoderLayerImpl(const ModelConfig& config);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                        int64_t layer, int64_t start, KvCache* cache);
+  LlamaAttention self_attn{nullptr};
+  LlamaMLP mlp{nullptr};
+  RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
+};
+TORCH_MODULE(LlamaDecoderLayer);
+
+// "model." in HF names.
+struct LlamaModelImpl : torch::nn::Module {
+  explicit LlamaModelImpl(const ModelConfig& config);
+  torch::nn::Embedding embed_tokens{nullptr};
+  torch::nn::ModuleList layers{nullptr};
+  RMSNorm norm{nullptr};
+};
+TORCH_MODULE(LlamaModel);
+
+struct LlamaForCausalLMImpl : torch::nn::Module {
+  explicit LlamaForCausalLMImpl(ModelConfig config);
+
+  // Final hidden states (after the last norm) of ids [B, T] at positions [start, start + T).
+  // With a cache, keys/values are stored and the cache's size becomes start + T.
+  torch::Tensor forward_hidden(const torch::Tensor& ids, int64_t start = 0,
+                               KvCache* cache = nullptr);
+  // lm_head: [B, T, d] -> [B, T, V] in the model's dtype.
+  torch::Tensor logits(const torch::Tensor& hidden);
+  torch::Tensor forward(const torch::Tensor& ids) { return logits(forward_hidden(ids)); }
+
+  // cos, sin [T, D] for positions [start, start + T) in `dtype`: float32 math as transformers'
+  // rotary embedding does, times the attention factor, then cast.
+  std::pair<torch::Tensor, torch::Tensor> rotary(int64_t start, int64_t tokens,
+                                                 torch::Device device, torch::ScalarType dtype);
+
+  const ModelConfig& config() const { return config_; }
+
+  LlamaModel model{nullptr};
+  torch::nn::Linear lm_head{nullptr};  // shares model.embed_tokens.weight when tied
+
+ private:
+  ModelConfig config_;
+};
+TORCH_MODULE(LlamaForCausalLM);
+
+// Parameters in matrix multiplies per the FLOP convention of RECIPE.md section 5 (embedding
+// lookup excluded, output head included).
+int64_t matmul_parameters(const ModelConfig& config);
+
+}  // namespace longctx

@@ -1,0 +1,156 @@
+// The libtorch LLaMA against transformers: tests/model/fixtures holds small random-weight
+// models saved by transformers 5.17 with their logits and loss on fixed ids
+// (scripts/gpu/make_model_fixtures.py made them on the GPU machine). Float32 on CPU must agree
+// within 1e-4 relative; a GPU build also checks bfloat16 on CUDA against transformers' bf16.
+#include "longctx/model/llama.h"
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "longctx/base/error.h"
+#include "longctx/model/checkpoint.h"
+#include "longctx/model/safetensors.h"
+
+namespace longctx {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A fresh directory under the system temp dir, removed at the end of the test.
+struct ScratchDir {
+  ScratchDir() {
+    path_ = fs::temp_directory_path() /
+            ("longctx-model-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~ScratchDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  const fs::path& path() const { return path_; }
+  fs::path path_;
+  static inline int counter_ = 0;
+};
+
+const fs::path kFixtures = fs::path(LONGCTX_SOURCE_DIR) / "tests/model/fixtures";
+const char* kVariants[] = {"default", "gqa_theta500k", "mqa_tied", "linear", "dynamic",
+                           "yarn",    "llama3",        "bias",     "mistral"};
+
+double relative_error(const torch::Tensor& out, const torch::Tensor& ref) {
+  return ((out.to(torch::kDouble) - ref.to(torch::kDouble)).norm() / ref.to(torch::kDouble).norm())
+      .item<double>();
+}
+
+// Mean next-token cross-entropy of ids under logits, in float32 (as transformers' loss).
+double next_token_loss(const torch::Tensor& logits, const torch::Tensor& ids) {
+  torch::Tensor lp = torch::log_softmax(logits.slice(1, 0, -1).to(torch::kFloat), -1);
+  torch::Tensor target = ids.slice(1, 1).unsqueeze(-1);
+  return (-lp.gather(-1, target)).mean().item<double>();
+}
+
+struct Expected {
+  torch::Tensor ids, logits_f32, loss_f32, logits_bf16;
+};
+
+Expected expected_of(const std::string& variant) {
+  SafetensorsFile f = SafetensorsFile::open(kFixtures / variant / "expected.safetensors");
+  Expected e;
+  e.ids = tensor_from_view(f.at("ids"));
+  e.logits_f32 = tensor_from_view(f.at("logits_f32"));
+  e.loss_f32 = tensor_from_view(f.at("loss_f32"));
+  if (f.contains("logits_bf16")) e.logits_bf16 = tensor_from_view(f.at("logits_bf16"));
+  return e;
+}
+
+TEST(Llama, Float32LogitsMatchTransformersForEveryVariant) {
+  torch::NoGradGuard no_grad;
+  for (const char* variant : kVariants) {
+    SCOPED_TRACE(variant);
+    LlamaForCausalLM model = load_model(kFixtures / variant);
+    Expected e = expected_of(variant);
+    torch::Tensor logits = model->forward(e.ids);
+    ASSERT_EQ(logits.sizes(), e.logits_f32.sizes());
+    EXPECT_LT(relative_error(logits, e.logits_f32), 1e-4);
+    EXPECT_NEAR(next_token_loss(logits, e.ids), e.loss_f32.item<double>(),
+                1e-4 * e.loss_f32.item<double>());
+  }
+}
+
+TEST(Llama, ChunkedPrefillWithTheCacheEqualsOneForward) {
+  torch::NoGradGuard no_grad;
+  for (const char* variant : {"gqa_theta500k", "llama3", "yarn"}) {
+    SCOPED_TRACE(variant);
+    LlamaForCausalLM model = load_model(kFixtures / variant);
+    Expected e = expected_of(variant);
+    torch::Tensor whole = model->forward(e.ids);
+    KvCache cache(model->config(), 1, e.ids.size(1), torch::kCPU, torch::kFloat);
+    std::vector<torch::Tensor> parts;
+    for (int64_t start = 0; start < e.ids.size(1); start += 17) {
+      int64_t end = std::min<int64_t>(start + 17, e.ids.size(1));
+      parts.push_back(
+          model->logits(model->forward_hidden(e.ids.slice(1, start, end), start, &cache)));
+    }
+    EXPECT_EQ(cache.size(), e.ids.size(1));
+    EXPECT_LT(relative_error(torch::cat(parts, 1), whole), 1e-5);
+  }
+}
+
+TEST(Checkpoint, SaveThenLoadGivesIdenticalTensors) {
+  ScratchDir tmp;
+  LlamaForCausalLM model = load_model(kFixtures / "gqa_theta500k");
+  save_model(model, tmp.path() / "copy", torch::kFloat, /*max_shard_bytes=*/200'000);
+  EXPECT_TRUE(fs::exists(tmp.path() / "copy" / "model.safetensors.index.json"));
+  LlamaForCausalLM again = load_model(tmp.path() / "copy");
+  auto a = model->named_parameters(), b = again->named_parameters();
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& item : a) EXPECT_TRUE(torch::equal(item.value(), b[item.key()])) << item.key();
+  EXPECT_EQ(again->config().rope.theta, 500000.0);
+}
+
+TEST(Checkpoint, AMissingTensorIsAnErrorThatNamesIt) {
+  ScratchDir tmp;
+  fs::copy(kFixtures / "default", tmp.path() / "m");
+  ModelConfig config = load_model_config(tmp.path() / "m");
+  config.num_hidden_layers = 3;  // the checkpoint has 2
+  write_model_config(config, tmp.path() / "m" / "config.json");
+  try {
+    load_model(tmp.path() / "m");
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("model.layers.2."), std::string::npos) << e.what();
+  }
+}
+
+TEST(Checkpoint, InitIsDeterministicAndFollowsTransformersInit) {
+  ModelConfig config = load_model_config(kFixtures / "default");
+  LlamaForCausalLM a = init_model(config, 7), b = init_model(config, 7);
+  for (const auto& item : a->named_parameters()) {
+    EXPECT_TRUE(torch::equal(item.value(), b->named_parameters()[item.key()]));
+    if (item.key().ends_with("norm.weight")) {
+      EXPECT_TRUE(torch::all(item.value() == 1).item<bool>());
+    } else {
+      EXPECT_NEAR(item.value().std().item<double>(), 0.02, 0.004) << item.key();
+    }
+  }
+}
+
+TEST(Llama, MatmulParametersFollowRecipeConvention) {
+  // TinyLlama-1.1B: 22 layers, d 2048, 32 heads, 4 KV heads, F 5632, V 32000.
+  ModelConfig c;
+  c.hidden_size = 2048;
+  c.num_hidden_layers = 22;
+  c.num_attention_heads = 32;
+  c.num_key_value_heads = 4;
+  c.head_dim = 64;
+  c.intermediate_size = 5632;
+  c.vocab_size = 32000;
+  // per layer: attention 2048*64*(64+8) = 9,437,184; MLP 3*2048*5632 = 34,603,008
+  EXPECT_EQ(matmul_parameters(c), 22 * (9437184 + 34603008) + 2048 * 32000);
+}
+
+}  // namespace
+}  // namespace longctx

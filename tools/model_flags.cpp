@@ -1,0 +1,40 @@
+#include "model_flags.h"
+
+#include <fmt/format.h>
+
+#include "longctx/base/error.h"
+
+namespace longctx {
+
+void ModelFlags::add_to(CLI::App& command) {
+  command.add_option("--model", model, "Hugging Face model directory (config.json + safetensors)")
+      ->required();
+  command.add_option("--device", device, "auto (CUDA when present), cpu, cuda or cuda:N")
+      ->capture_default_str();
+  command
+      .add_option("--dtype", dtype,
+                  "Compute dtype: auto (bfloat16 on CUDA, float32 on CPU), float32, bfloat16, "
+                  "float16")
+      ->capture_default_str();
+}
+
+torch::Device ModelFlags::torch_device() const {
+  if (device == "auto") return torch::cuda::is_available() ? torch::kCUDA : torch::kCPU;
+  try {
+    torch::Device d(device);
+    if (d.is_cuda() && !torch::cuda::is_available())
+      throw Error("--device cuda: no CUDA device is available", "use --device cpu");
+    return d;
+  } catch (const c10::Error&) {
+    throw Error(fmt::format("--device: '{}' is not a device", device), "use cpu, cuda or cuda:N");
+  }
+}
+
+LoadOptions ModelFlags::load_options() const {
+  LoadOptions options;
+  options.device = torch_device();
+  if (dtype != "auto") options.dtype = parse_torch_dtype(dtype);
+  return options;
+}
+
+}  // namespace longctx
