@@ -1,11 +1,20 @@
-// Tokenizer throughput of longctx's tokenizers on one text file: documents of ~4 KB encoded on
-// one thread and on N threads, and the whole file as a single document (linearity). Prints one
-// tab-separated line per run: tokenizer, run, threads, MB, seconds, MB/s, tokens.
+// Tokenizer throughput on one text file: documents of ~4 KB encoded on one thread and on N
+// threads, and the whole file as a single document (linearity). Prints one tab-separated line
+// per run: tokenizer, run, threads, MB, seconds, MB/s, tokens.
 //
-//   longctx_bench_tokenizer TOKENIZER TEXT_FILE [THREADS]
+//   longctx_bench_tokenizer TOKENIZER TEXT_FILE [THREADS]            longctx's tokenizer
+//   longctx_bench_tokenizer --sentencepiece MODEL TEXT_FILE [THREADS] libsentencepiece itself
+//
+// The second form is the peer: a SentencePiece .model encoded by libsentencepiece's C++ API
+// directly (SentencePieceProcessor::Encode, which is thread-safe), documents only; its rows
+// are named "<model directory>:sentencepiece".
+#include <sentencepiece_processor.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -31,54 +40,80 @@ std::vector<std::string_view> cut_documents(std::string_view text) {
   return docs;
 }
 
-void report(const char* tokenizer, const char* run, int threads, size_t bytes, double seconds,
-            size_t tokens) {
-  std::printf("%s\t%s\t%d\t%.1f\t%.3f\t%.1f\t%zu\n", tokenizer, run, threads, bytes / 1e6, seconds,
-              bytes / 1e6 / seconds, tokens);
+void report(const std::string& tokenizer, const char* run, int threads, size_t bytes,
+            double seconds, size_t tokens) {
+  std::printf("%s\t%s\t%d\t%.1f\t%.3f\t%.1f\t%zu\n", tokenizer.c_str(), run, threads, bytes / 1e6,
+              seconds, bytes / 1e6 / seconds, tokens);
 }
 
-}  // namespace
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
 
-int main(int argc, char** argv) {
-  if (argc < 3) {
-    std::fprintf(stderr, "usage: %s TOKENIZER TEXT_FILE [THREADS]\n", argv[0]);
-    return 2;
-  }
-  auto tokenizer = longctx::load_tokenizer(argv[1]);
-  std::string text = longctx::read_file(argv[2]);
-  int threads =
-      argc > 3 ? std::stoi(argv[3]) : static_cast<int>(std::thread::hardware_concurrency());
-  std::vector<std::string_view> docs = cut_documents(text);
-  const char* name = argv[1];
-
-  // One thread, documents (after one warm-up pass over the first tenth).
-  for (size_t i = 0; i < docs.size() / 10; ++i) tokenizer->encode(docs[i]);
+// Encodes the documents on one thread, then on `threads` threads taking documents from a
+// shared counter. `encode` returns the number of ids of one text.
+void bench_documents(const std::string& name, const std::vector<std::string_view>& docs,
+                     size_t bytes, int threads,
+                     const std::function<size_t(std::string_view)>& encode) {
+  // One thread (after one warm-up pass over the first tenth).
+  for (size_t i = 0; i < docs.size() / 10; ++i) encode(docs[i]);
   auto start = Clock::now();
   size_t tokens = 0;
-  for (std::string_view doc : docs) tokens += tokenizer->encode(doc).size();
-  report(name, "documents", 1, text.size(),
-         std::chrono::duration<double>(Clock::now() - start).count(), tokens);
+  for (std::string_view doc : docs) tokens += encode(doc);
+  report(name, "documents", 1, bytes, seconds_since(start), tokens);
 
-  // N threads, documents taken from a shared counter.
   std::atomic<size_t> next{0}, total{0};
   start = Clock::now();
   std::vector<std::thread> pool;
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&] {
       size_t mine = 0;
-      for (size_t i = next++; i < docs.size(); i = next++)
-        mine += tokenizer->encode(docs[i]).size();
+      for (size_t i = next++; i < docs.size(); i = next++) mine += encode(docs[i]);
       total += mine;
     });
   }
   for (auto& t : pool) t.join();
-  report(name, "documents", threads, text.size(),
-         std::chrono::duration<double>(Clock::now() - start).count(), total);
+  report(name, "documents", threads, bytes, seconds_since(start), total);
+}
 
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool sentencepiece = argc > 1 && std::string(argv[1]) == "--sentencepiece";
+  if (sentencepiece) --argc, ++argv;
+  if (argc < 3) {
+    std::fprintf(stderr,
+                 "usage: longctx_bench_tokenizer [--sentencepiece] TOKENIZER TEXT_FILE "
+                 "[THREADS]\n");
+    return 2;
+  }
+  std::string text = longctx::read_file(argv[2]);
+  int threads =
+      argc > 3 ? std::stoi(argv[3]) : static_cast<int>(std::thread::hardware_concurrency());
+  std::vector<std::string_view> docs = cut_documents(text);
+
+  if (sentencepiece) {
+    sentencepiece::SentencePieceProcessor processor;
+    if (auto status = processor.Load(argv[1]); !status.ok()) {
+      std::fprintf(stderr, "%s: %s\n", argv[1], status.ToString().c_str());
+      return 1;
+    }
+    std::string name =
+        std::filesystem::path(argv[1]).parent_path().filename().string() + ":sentencepiece";
+    bench_documents(name, docs, text.size(), threads, [&](std::string_view doc) {
+      std::vector<int> ids;
+      processor.Encode(doc, &ids).IgnoreError();
+      return ids.size();
+    });
+    return 0;
+  }
+
+  auto tokenizer = longctx::load_tokenizer(argv[1]);
+  bench_documents(argv[1], docs, text.size(), threads,
+                  [&](std::string_view doc) { return tokenizer->encode(doc).size(); });
   // The whole file as one document.
-  start = Clock::now();
-  tokens = tokenizer->encode(text).size();
-  report(name, "one-document", 1, text.size(),
-         std::chrono::duration<double>(Clock::now() - start).count(), tokens);
+  auto start = Clock::now();
+  size_t tokens = tokenizer->encode(text).size();
+  report(argv[1], "one-document", 1, text.size(), seconds_since(start), tokens);
   return 0;
 }

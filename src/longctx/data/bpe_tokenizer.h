@@ -4,16 +4,16 @@
 // Two alphabets cover LLaMA-family models:
 //   kBytes  byte-level BPE (Llama-3, Qwen2/3, GPT-2): text is cut by a pre-tokenizer regex,
 //           each piece's bytes are the initial symbols; vocabulary entries are raw bytes.
-//   kChars  SentencePiece-style BPE (Llama-2, Mistral, TinyLlama): spaces become U+2581 "▁",
-//           a "▁" is prepended, characters are the initial symbols, and a character missing
-//           from the vocabulary falls back to its UTF-8 bytes as <0xXX> tokens.
+//   kChars  SentencePiece-style BPE (Llama-2, Mistral, TinyLlama, Gemma-3): spaces become
+//           U+2581 "▁", a "▁" may be prepended, characters are the initial symbols, and a
+//           character missing from the vocabulary falls back to its UTF-8 bytes as <0xXX>.
 //
 // Added tokens (<s>, <|begin_of_text|>, ...) are cut out of the text before anything else:
 // non-special ones always, special ones only with SpecialTokens::kParse (HF's default);
 // with kAsText (the default here) special-token text is ordinary text, so a document holding
 // "</s>" never produces an end-of-sequence id.
 //
-// Encoding is thread-safe; each thread keeps its own cache of encoded pieces.
+// Encoding is thread-safe; each thread keeps its own cache of encoded pieces (PieceCache).
 #pragma once
 
 #include <memory>
@@ -81,8 +81,14 @@ class BpeTokenizer : public Tokenizer {
  private:
   struct Cache;
   void encode_segment(std::string_view text, std::vector<int32_t>& out, Cache& cache) const;
-  void encode_piece(std::string_view piece, std::vector<int32_t>& out, Cache& cache) const;
-  void bpe_piece(std::string_view piece, std::vector<int32_t>& out) const;
+  // kChars: calls on_piece(piece, first) for each piece of `text` (see the .cpp).
+  template <typename OnPiece>
+  void split_at_markers(std::string_view text, OnPiece on_piece) const;
+  // `piece` is raw text; kChars: `prepend_marker` puts a "▁" before it (normalizer Prepend).
+  void encode_piece(std::string_view piece, bool prepend_marker, std::vector<int32_t>& out,
+                    Cache& cache) const;
+  void bpe_piece(std::string_view piece, bool prepend_marker, std::vector<int32_t>& out,
+                 std::vector<int32_t>& symbols) const;
   // Cuts `text` at added tokens; calls on_text for text between them.
   template <typename OnText>
   void split_added(std::string_view text, SpecialTokens special, std::vector<int32_t>& out,
@@ -90,14 +96,19 @@ class BpeTokenizer : public Tokenizer {
 
   BpeSpec spec_;
   size_t vocab_size_ = 0;
-  std::vector<int32_t> ascii_ids_;        // kChars: ASCII character -> id, or -1
+  std::vector<int32_t> ascii_ids_;        // kChars: raw ASCII character -> symbol id, or -1
   std::vector<int32_t> byte_ids_;         // kBytes: byte -> id; kChars: byte -> <0xXX> id
   std::vector<std::string> added_by_id_;  // id -> added token content ("" if none)
   std::vector<bool> is_added_;
   // Added tokens indexed by their first two bytes, longest first.
   std::vector<std::vector<size_t>> added_by_prefix_;
   std::vector<bool> added_first_byte_;
-  bool chunk_at_markers_ = false;  // kChars: pieces may be cut before "▁" that follows a non-"▁"
+  // kChars: how split_at_markers treats a byte of raw text (0: plain), and the non-ASCII
+  // characters that some token holds right before a "▁".
+  static constexpr uint8_t kIsMarker = 1, kJoinsMarker = 2, kIsolated = 4, kNonAscii = 8;
+  std::vector<uint8_t> byte_kind_;
+  std::vector<std::string> joins_marker_other_;
+  bool cut_at_markers_ = false;
   uint64_t instance_ = 0;
 };
 

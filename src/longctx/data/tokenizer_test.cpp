@@ -116,6 +116,19 @@ TEST_F(TinyModel, NoBosOrEosIsAddedAndSpecialTextIsPlain) {
   EXPECT_EQ(tok->decode(ids), "</s> <s> kato");
 }
 
+// With kParse, control-piece text is cut out and each piece of text around it is encoded on
+// its own (with its own dummy prefix), as HF tokenizers does on the converted tokenizer.json.
+TEST_F(TinyModel, ParseSpecialCutsOutControlPieces) {
+  std::unique_ptr<Tokenizer> tok = load_tokenizer(*model_);
+  std::vector<int32_t> want = tok->encode("kato");
+  want.push_back(tok->eos_id());
+  want.push_back(tok->bos_id());
+  for (int32_t id : tok->encode(" rine")) want.push_back(id);
+  EXPECT_EQ(tok->encode("kato</s><s> rine", SpecialTokens::kParse), want);
+  EXPECT_EQ(tok->encode("</s>", SpecialTokens::kParse), (std::vector<int32_t>{tok->eos_id()}));
+  EXPECT_EQ(tok->encode("<s", SpecialTokens::kParse), tok->encode("<s"));
+}
+
 TEST_F(TinyModel, DecodeOfEncodeIsTheText) {
   std::unique_ptr<Tokenizer> tok = load_tokenizer(*model_);
   for (const std::string& text :
@@ -192,6 +205,39 @@ TEST(TokenizerLoad, TokenizerJsonErrorsNameTheMissingPart) {
   testing::write_file(json, R"({"model": {"type": "BPE", "vocab": {}, "merges": []},
       "pre_tokenizer": {"type": "Whitespace"}})");
   EXPECT_EQ(error_of(json), json.string() + ": pre_tokenizer 'Whitespace' is not supported");
+}
+
+// A SentencePiece-style tokenizer.json in Gemma-3's shape: Replace(" " -> "▁"), then a Split
+// on " " that can never match. The vocabulary joins "x" to a following "▁" ("x▁y"), so the
+// text must not be cut before that "▁".
+std::string gemma_like_json(std::string_view pre_tokenizer, std::string_view normalizer) {
+  return fmt::format(R"({{"model": {{"type": "BPE", "unk_token": "<unk>",
+      "vocab": {{"<unk>": 0, "x": 1, "▁": 2, "y": 3, "x▁": 4, "x▁y": 5,
+                 "▁y": 6}},
+      "merges": ["x ▁", "x▁ y", "▁ y"]}},
+    "normalizer": {},
+    "pre_tokenizer": {}}})",
+                     normalizer, pre_tokenizer);
+}
+
+TEST(TokenizerLoad, SplitOnSpaceAfterTheNormalizerRemovedSpaces) {
+  TempDir dir;
+  fs::path json = dir.path() / "tokenizer.json";
+  const std::string replace = R"({"type": "Replace", "pattern": {"String": " "}, "content": "▁"})";
+  const std::string split =
+      R"({"type": "Split", "pattern": {"String": " "}, "behavior": "MergedWithPrevious"})";
+  testing::write_file(json, gemma_like_json(split, replace));
+  std::unique_ptr<Tokenizer> tok = load_tokenizer(json);
+  EXPECT_EQ(tok->encode("x y"), (std::vector<int32_t>{5}));  // "x▁y", one word
+  EXPECT_EQ(tok->encode("y y"), (std::vector<int32_t>{3, 6}));
+  // Without the normalizer the Split would cut: not supported.
+  testing::write_file(json, gemma_like_json(split, "null"));
+  EXPECT_TRUE(contains(error_of(json), "pre_tokenizer Split on the string ' '")) << error_of(json);
+  testing::write_file(
+      json,
+      gemma_like_json(R"({"type": "Split", "pattern": {"String": "x"}, "behavior": "Isolated"})",
+                      replace));
+  EXPECT_TRUE(contains(error_of(json), "pre_tokenizer Split on the string 'x'")) << error_of(json);
 }
 
 TEST(TokenizerLoad, FileThatIsNotAModel) {
