@@ -1,6 +1,7 @@
 #include "longctx/mix/mix_job.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <sys/stat.h>
 
 #include <algorithm>

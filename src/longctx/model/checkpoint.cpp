@@ -1,6 +1,7 @@
 #include "longctx/model/checkpoint.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cstring>
 #include <regex>

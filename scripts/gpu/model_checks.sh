@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# One call on the GPU machine (issue 5): build base/ + model/ against PyTorch's libtorch, run
+# the model tests (CPU fixtures and the bf16 CUDA check, label gpu), compare the RoPE goldens
+# with transformers, and benchmark prefill/decode beside transformers in the same run.
+#
+#   run: bash scripts/gpu/model_checks.sh      (writes logs and JSON lines under $OUT)
+# Env: SHAPES (default "tinyllama-1.1b llama3-8b"), LENGTHS (default 8192,32768,131072),
+#      SKIP_BENCH=1 to stop after the tests.
+set -uo pipefail
+OUT=${OUT:-/tmp/longctx-gpu}
+mkdir -p "$OUT"
+SHAPES=${SHAPES:-"tinyllama-1.1b llama3-8b"}
+LENGTHS=${LENGTHS:-8192,32768,131072}
+torch_prefix=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
+nvidia-smi --query-gpu=name,memory.total,clocks.sm --format=csv > "$OUT/gpu.txt" 2>&1
+
+echo "== build" | tee "$OUT/summary.txt"
+cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DLONGCTX_MODEL_ONLY=ON \
+  -DLONGCTX_WERROR=OFF -DCMAKE_PREFIX_PATH="$torch_prefix" -DCMAKE_CUDA_ARCHITECTURES=90 \
+  > "$OUT/build.log" 2>&1 && cmake --build build-gpu -j 16 >> "$OUT/build.log" 2>&1
+status=$?
+tail -5 "$OUT/build.log" | tee -a "$OUT/summary.txt"
+[ $status -eq 0 ] || exit $status
+
+echo "== tests" | tee -a "$OUT/summary.txt"
+ctest --test-dir build-gpu --output-on-failure > "$OUT/tests.log" 2>&1
+grep -E "tests passed|tests failed|Failed|Skipped" "$OUT/tests.log" | tee -a "$OUT/summary.txt"
+
+echo "== rope vs transformers" | tee -a "$OUT/summary.txt"
+python3 scripts/gpu/rope_reference.py --goldens tests/model/rope_goldens.json \
+  --out "$OUT/rope_transformers.json" --device cpu > "$OUT/rope.log" 2>&1
+echo "rope exit $?" | tee -a "$OUT/summary.txt"
+tail -3 "$OUT/rope.log" | tee -a "$OUT/summary.txt"
+
+[ "${SKIP_BENCH:-0}" = 1 ] && exit 0
+echo "== prefill/decode (forward FLOPs 2N + 2LTd per token; peak 989 TFLOP/s)" | tee -a "$OUT/summary.txt"
+for shape in $SHAPES; do
+  build-gpu/bench/longctx_bench_prefill --shape "$shape" --lengths "$LENGTHS" \
+    --json "$OUT/prefill.jsonl" 2>&1 | tee -a "$OUT/summary.txt"
+  python3 bench/model_prefill_hf.py --shape "$shape" --lengths "$LENGTHS" \
+    --json "$OUT/prefill.jsonl" 2>&1 | grep -v Warning | tee -a "$OUT/summary.txt"
+done
