@@ -23,8 +23,14 @@ tail -5 "$OUT/build.log" | tee -a "$OUT/summary.txt"
 [ $status -eq 0 ] || exit $status
 
 echo "== tests" | tee -a "$OUT/summary.txt"
+export LONGCTX_EXPORT_DIR=/tmp/longctx-saved
+rm -rf "$LONGCTX_EXPORT_DIR" && mkdir -p "$LONGCTX_EXPORT_DIR"
 ctest --test-dir build-gpu --output-on-failure > "$OUT/tests.log" 2>&1
 grep -E "tests passed|tests failed|Failed|Skipped" "$OUT/tests.log" | tee -a "$OUT/summary.txt"
+
+echo "== models saved by longctx, loaded by transformers" | tee -a "$OUT/summary.txt"
+python3 scripts/gpu/check_saved_models.py "$LONGCTX_EXPORT_DIR" 2>&1 | grep -v Warning \
+  | tee -a "$OUT/summary.txt"
 
 echo "== rope vs transformers" | tee -a "$OUT/summary.txt"
 python3 scripts/gpu/rope_reference.py --goldens tests/model/rope_goldens.json \

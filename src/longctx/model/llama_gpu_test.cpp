@@ -2,6 +2,7 @@
 // label gpu; skipped without a CUDA device). Fixtures: tests/model/fixtures (llama_test.cpp).
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "longctx/model/checkpoint.h"
@@ -39,6 +40,33 @@ TEST(Llama, CudaBfloat16LogitsMatchTransformersBfloat16) {
     double theirs = relative_error(bf16, f32);
     EXPECT_LT(ours, 2e-2);
     EXPECT_LT(ours, 2 * theirs + 1e-3) << "transformers' bf16 error " << theirs;
+  }
+}
+
+// With LONGCTX_EXPORT_DIR set (scripts/gpu/model_checks.sh sets it), saves fixture models with
+// save_model, in float32 and bfloat16, beside our float32 CPU logits on the fixture ids, for
+// scripts/gpu/check_saved_models.py to load with transformers' from_pretrained and compare.
+TEST(Checkpoint, ExportSavedModelsForTransformers) {
+  const char* dir = std::getenv("LONGCTX_EXPORT_DIR");
+  if (dir == nullptr) GTEST_SKIP() << "LONGCTX_EXPORT_DIR is not set";
+  torch::NoGradGuard no_grad;
+  for (const char* variant : {"gqa_theta500k", "llama3", "mqa_tied", "yarn"}) {
+    LlamaForCausalLM model = load_model(kFixtures / variant);
+    SafetensorsFile expected = SafetensorsFile::open(kFixtures / variant / "expected.safetensors");
+    torch::Tensor ids = tensor_from_view(expected.at("ids"));
+    torch::Tensor logits = model->forward(ids).contiguous();
+    for (auto [dtype, name] :
+         {std::pair{torch::kFloat, "float32"}, {torch::kBFloat16, "bfloat16"}}) {
+      fs::path out = fs::path(dir) / (std::string(variant) + "_" + name);
+      save_model(model, out, dtype, /*max_shard_bytes=*/300'000);  // sharded, as big models are
+      std::vector<TensorToWrite> tensors = {
+          {"ids", DType::kI64, ids.sizes().vec(),
+           std::span<const std::byte>(static_cast<const std::byte*>(ids.data_ptr()), ids.nbytes())},
+          {"logits", DType::kF32, logits.sizes().vec(),
+           std::span<const std::byte>(static_cast<const std::byte*>(logits.data_ptr()),
+                                      logits.nbytes())}};
+      write_safetensors(out / "ours.safetensors", tensors);
+    }
   }
 }
 
