@@ -10,9 +10,10 @@
 namespace longctx {
 
 struct ModelFlags {
-  std::string model;            // an HF model directory
-  std::string device = "auto";  // auto | cpu | cuda | cuda:N
-  std::string dtype = "auto";   // auto | float32 | bfloat16 | float16
+  std::string model;               // an HF model directory
+  std::string device = "auto";     // auto | cpu | cuda | cuda:N
+  std::string dtype = "auto";      // auto | float32 | bfloat16 | float16
+  int64_t rope_frozen_length = 0;  // 0: off
 
   void add_to(CLI::App& command);
   torch::Device torch_device() const;  // auto: cuda when available

@@ -90,6 +90,14 @@ torch::Tensor tensor_from_view(const TensorView& view) {
 
 LlamaForCausalLM load_model(const fs::path& dir, const LoadOptions& options) {
   ModelConfig config = load_model_config(dir);
+  if (options.rope_frozen_length_tokens) {
+    if (config.rope.type != RopeType::kDynamic) {
+      throw Error(fmt::format("--rope-frozen-length needs a dynamic-NTK model; {} has rope type {}",
+                              dir.string(), rope_type_name(config.rope.type)));
+    }
+    config.rope.frozen_length_tokens = options.rope_frozen_length_tokens;
+    config.validate();
+  }
   SafetensorsSet weights = SafetensorsSet::open(dir);
   torch::ScalarType dtype = options.dtype.value_or(default_dtype(options.device));
   LlamaForCausalLM model(config);

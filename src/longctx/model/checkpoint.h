@@ -22,6 +22,9 @@ struct LoadOptions {
   torch::Device device = torch::kCPU;
   // Compute dtype; default: float32 on CPU, bfloat16 on CUDA.
   std::optional<torch::ScalarType> dtype;
+  // The paper's evaluation mode for dynamic-NTK checkpoints: the NTK base computed once at
+  // this length and never following the sequence (RopeParameters::frozen_length_tokens).
+  std::optional<int64_t> rope_frozen_length_tokens;
 };
 
 torch::ScalarType default_dtype(torch::Device device);

@@ -125,6 +125,19 @@ TEST(Checkpoint, AMissingTensorIsAnErrorThatNamesIt) {
   }
 }
 
+TEST(Checkpoint, FrozenNtkChangesLogitsOnlyForDynamicModels) {
+  torch::NoGradGuard no_grad;
+  Expected e = expected_of("dynamic");
+  LlamaForCausalLM following = load_model(kFixtures / "dynamic");
+  LlamaForCausalLM frozen = load_model(kFixtures / "dynamic", {.rope_frozen_length_tokens = 96});
+  // The fixture's ids are 96 tokens: frozen at 96 equals following the sequence to 96 (up to
+  // the float32 vs Python-float base), frozen at 400 does not.
+  EXPECT_LT(relative_error(frozen->forward(e.ids), following->forward(e.ids)), 1e-4);
+  LlamaForCausalLM longer = load_model(kFixtures / "dynamic", {.rope_frozen_length_tokens = 400});
+  EXPECT_GT(relative_error(longer->forward(e.ids), following->forward(e.ids)), 1e-3);
+  EXPECT_THROW(load_model(kFixtures / "default", {.rope_frozen_length_tokens = 96}), Error);
+}
+
 TEST(Checkpoint, InitIsDeterministicAndFollowsTransformersInit) {
   ModelConfig config = load_model_config(kFixtures / "default");
   LlamaForCausalLM a = init_model(config, 7), b = init_model(config, 7);
