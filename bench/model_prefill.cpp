@@ -86,6 +86,7 @@ int main(int argc, char** argv) {
     model->to(device, torch::kBFloat16);
     for (auto& p : model->parameters()) p.normal_(0.0, 0.02);
   }
+  model->fuse_projections();  // as load_model does for inference
   model->eval();
   double n = static_cast<double>(longctx::matmul_parameters(config));
   std::ofstream json;

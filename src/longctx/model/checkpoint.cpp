@@ -131,6 +131,7 @@ LlamaForCausalLM load_model(const fs::path& dir, const LoadOptions& options) {
     }
   }
   model->to(options.device, dtype);
+  if (options.fuse_projections) model->fuse_projections();
   model->eval();
   return model;
 }

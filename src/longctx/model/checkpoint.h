@@ -25,6 +25,8 @@ struct LoadOptions {
   // The paper's evaluation mode for dynamic-NTK checkpoints: the NTK base computed once at
   // this length and never following the sequence (RopeParameters::frozen_length_tokens).
   std::optional<int64_t> rope_frozen_length_tokens;
+  // Fuse q/k/v and gate/up into single matmuls (inference; the trainer turns it off).
+  bool fuse_projections = true;
 };
 
 torch::ScalarType default_dtype(torch::Device device);

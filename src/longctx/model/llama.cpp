@@ -9,10 +9,12 @@ namespace longctx {
 
 namespace {
 
-// [.., D] -> [.., D]: (x1, x2) -> (-x2, x1), the rotate_half layout of HF's LLaMA.
-torch::Tensor rotate_half(const torch::Tensor& x) {
-  int64_t half = x.size(-1) / 2;
-  return torch::cat({-x.slice(-1, half), x.slice(-1, 0, half)}, -1);
+// x * cos + rotate_half(x) * sin, with rotate_half(x) = cat(-x2, x1) written as
+// roll(x, D/2) * sin_signed, sin_signed = cat(-sin1, sin2): three kernels instead of six, and
+// the same products (a sign moved from x to sin is exact).
+torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos,
+                           const torch::Tensor& sin_signed) {
+  return torch::addcmul(x * cos, torch::roll(x, {x.size(-1) / 2}, {-1}), sin_signed);
 }
 
 // GQA: [B, K, S, D] -> [B, K * groups, S, D], each key/value head serving `groups` query heads.
@@ -77,11 +79,20 @@ torch::Tensor LlamaAttentionImpl::forward(const torch::Tensor& x, const torch::T
                                           const torch::Tensor& sin, int64_t layer, int64_t start,
                                           KvCache* cache) {
   int64_t b = x.size(0), t = x.size(1);
-  torch::Tensor q = q_proj(x).view({b, t, heads, head_dim}).transpose(1, 2);     // [B, H, T, D]
-  torch::Tensor k = k_proj(x).view({b, t, kv_heads, head_dim}).transpose(1, 2);  // [B, K, T, D]
-  torch::Tensor v = v_proj(x).view({b, t, kv_heads, head_dim}).transpose(1, 2);  // [B, K, T, D]
-  q = q * cos + rotate_half(q) * sin;  // cos, sin [T, D] broadcast over B and heads
-  k = k * cos + rotate_half(k) * sin;
+  torch::Tensor q, k, v;
+  if (qkv_weight.defined()) {  // one matmul: [B, T, (H + 2K) * D]
+    torch::Tensor qkv = torch::linear(x, qkv_weight, qkv_bias);
+    q = qkv.narrow(-1, 0, heads * head_dim);
+    k = qkv.narrow(-1, heads * head_dim, kv_heads * head_dim);
+    v = qkv.narrow(-1, (heads + kv_heads) * head_dim, kv_heads * head_dim);
+  } else {
+    q = q_proj(x), k = k_proj(x), v = v_proj(x);
+  }
+  q = q.view({b, t, heads, head_dim}).transpose(1, 2);     // [B, H, T, D]
+  k = k.view({b, t, kv_heads, head_dim}).transpose(1, 2);  // [B, K, T, D]
+  v = v.view({b, t, kv_heads, head_dim}).transpose(1, 2);  // [B, K, T, D]
+  q = apply_rotary(q, cos, sin);  // cos, sin [T, D] broadcast over B and heads
+  k = apply_rotary(k, cos, sin);
   if (cache != nullptr) std::tie(k, v) = cache->append(layer, start, k, v);  // [B, K, S, D]
   torch::Tensor out = causal_attention(q, repeat_kv(k, heads / kv_heads),
                                        repeat_kv(v, heads / kv_heads));  // [B, H, T, D]
@@ -98,6 +109,11 @@ LlamaMLPImpl::LlamaMLPImpl(const ModelConfig& c) {
 }
 
 torch::Tensor LlamaMLPImpl::forward(const torch::Tensor& x) {
+  if (gate_up_weight.defined()) {  // one matmul: [B, T, 2F]
+    std::vector<torch::Tensor> gate_up =
+        torch::linear(x, gate_up_weight, gate_up_bias).chunk(2, -1);
+    return down_proj(torch::silu(gate_up[0]) * gate_up[1]);
+  }
   return down_proj(torch::silu(gate_proj(x)) * up_proj(x));  // [B, T, F] inside
 }
 
@@ -157,7 +173,10 @@ std::pair<torch::Tensor, torch::Tensor> LlamaForCausalLMImpl::rotary(int64_t sta
   torch::Tensor freqs = pos.unsqueeze(1) * inv_freq.unsqueeze(0);  // [T, D/2], float32
   torch::Tensor emb = torch::cat({freqs, freqs}, -1);              // [T, D]
   auto scale = static_cast<float>(f.attention_factor);
-  return {(emb.cos() * scale).to(dtype), (emb.sin() * scale).to(dtype)};
+  torch::Tensor sin = emb.sin() * scale;
+  int64_t half = sin.size(-1) / 2;
+  sin = torch::cat({-sin.narrow(-1, 0, half), sin.narrow(-1, half, half)}, -1);  // sin_signed
+  return {(emb.cos() * scale).to(dtype), sin.to(dtype)};
 }
 
 torch::Tensor LlamaForCausalLMImpl::forward_hidden(const torch::Tensor& ids, int64_t start,
@@ -174,6 +193,39 @@ torch::Tensor LlamaForCausalLMImpl::forward_hidden(const torch::Tensor& ids, int
 
 torch::Tensor LlamaForCausalLMImpl::logits(const torch::Tensor& hidden) {
   return lm_head(hidden);  // [B, T, V]
+}
+
+namespace {
+
+// Concatenates the weights (dim 0) of `parts` into one tensor and makes each part's parameter
+// a view into it, so loading, saving and parameter names are unchanged.
+torch::Tensor fuse_rows(const std::vector<torch::Tensor*>& parts) {
+  std::vector<torch::Tensor> values;
+  for (torch::Tensor* p : parts) values.push_back(*p);
+  torch::Tensor fused = torch::cat(values, 0);
+  int64_t at = 0;
+  for (torch::Tensor* p : parts) {
+    int64_t rows = p->size(0);
+    p->set_data(fused.narrow(0, at, rows));
+    at += rows;
+  }
+  return fused;
+}
+
+}  // namespace
+
+void LlamaForCausalLMImpl::fuse_projections() {
+  torch::NoGradGuard no_grad;
+  for (size_t l = 0; l < model->layers->size(); ++l) {
+    auto layer = model->layers[l]->as<LlamaDecoderLayer>();
+    LlamaAttentionImpl& a = *layer->self_attn;
+    a.qkv_weight = fuse_rows({&a.q_proj->weight, &a.k_proj->weight, &a.v_proj->weight});
+    if (config_.attention_bias)
+      a.qkv_bias = fuse_rows({&a.q_proj->bias, &a.k_proj->bias, &a.v_proj->bias});
+    LlamaMLPImpl& m = *layer->mlp;
+    m.gate_up_weight = fuse_rows({&m.gate_proj->weight, &m.up_proj->weight});
+    if (config_.mlp_bias) m.gate_up_bias = fuse_rows({&m.gate_proj->bias, &m.up_proj->bias});
+  }
 }
 
 int64_t matmul_parameters(const ModelConfig& c) {

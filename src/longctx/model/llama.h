@@ -53,6 +53,8 @@ struct LlamaAttentionImpl : torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                         int64_t layer, int64_t start, KvCache* cache);
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  // After fuse_projections(): [q; k; v] rows in one tensor (the three weights are views of it).
+  torch::Tensor qkv_weight, qkv_bias;
   int64_t heads, kv_heads, head_dim;
 };
 TORCH_MODULE(LlamaAttention);
@@ -61,6 +63,7 @@ struct LlamaMLPImpl : torch::nn::Module {
   explicit LlamaMLPImpl(const ModelConfig& config);
   torch::Tensor forward(const torch::Tensor& x);  // down(silu(gate(x)) * up(x))
   torch::nn::Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+  torch::Tensor gate_up_weight, gate_up_bias;  // after fuse_projections(): [gate; up] rows
 };
 TORCH_MODULE(LlamaMLP);
 
@@ -94,8 +97,13 @@ struct LlamaForCausalLMImpl : torch::nn::Module {
   torch::Tensor logits(const torch::Tensor& hidden);
   torch::Tensor forward(const torch::Tensor& ids) { return logits(forward_hidden(ids)); }
 
-  // cos, sin [T, D] for positions [start, start + T) in `dtype`: float32 math as transformers'
-  // rotary embedding does, times the attention factor, then cast.
+  // Inference: q/k/v and gate/up weights become views of one tensor each, so each runs as one
+  // matmul. Parameter names, loading and saving are unchanged. Not for training.
+  void fuse_projections();
+
+  // cos and sin_signed [T, D] for positions [start, start + T) in `dtype`: float32 math as
+  // transformers' rotary embedding does, times the attention factor, then cast; sin_signed is
+  // sin with its first half negated (see apply_rotary in llama.cpp).
   std::pair<torch::Tensor, torch::Tensor> rotary(int64_t start, int64_t tokens,
                                                  torch::Device device, torch::ScalarType dtype);
 
