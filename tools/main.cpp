@@ -22,6 +22,9 @@ int main(int argc, char** argv) {
   commands["mix"] = longctx::add_mix_command(app);
   commands["inspect"] = longctx::add_inspect_command(app);
   commands["rope"] = longctx::add_rope_command(app);
+  commands["init"] = longctx::add_init_command(app);
+  commands["score"] = longctx::add_score_command(app);
+  commands["generate"] = longctx::add_generate_command(app);
 
   try {
     app.parse(argc, argv);

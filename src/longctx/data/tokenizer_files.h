@@ -8,6 +8,8 @@
 //                      come from tokenizer_config.json beside the file when present.
 //   tiktoken ranks     "base64-token rank" lines (Llama-3's original/tokenizer.model), with
 //                      Llama-3's pattern and special tokens.
+//   SentencePiece      a .model (ModelProto) of a BPE model with identity normalization, read
+//                      natively, giving libsentencepiece's ids (sentencepiece_model.h).
 #pragma once
 
 #include <filesystem>
@@ -19,6 +21,7 @@ namespace longctx {
 
 std::unique_ptr<Tokenizer> load_hf_tokenizer_json(const std::filesystem::path& path);
 std::unique_ptr<Tokenizer> load_tiktoken_ranks(const std::filesystem::path& path);
+std::unique_ptr<Tokenizer> load_sentencepiece_model(const std::filesystem::path& path);
 
 // True when the file starts like a tiktoken rank file ("<base64> <rank>" lines).
 bool looks_like_tiktoken(const std::filesystem::path& path);
