@@ -1,6 +1,8 @@
 #include "longctx/base/files.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -133,6 +135,32 @@ void AppendFile::commit(const fs::path& final_path) {
     throw Error(fmt::format("cannot rename {} to {}: {}", path_.string(), final_path.string(),
                             ec.message()));
   }
+}
+
+MappedFile::MappedFile(const fs::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(fmt::format("cannot open {}: {}", path.string(), errno_text(errno)));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    int e = errno;
+    ::close(fd);
+    throw Error(fmt::format("cannot stat {}: {}", path.string(), errno_text(e)));
+  }
+  size_ = static_cast<uint64_t>(st.st_size);
+  if (size_ > 0) {
+    void* p = ::mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) {
+      int e = errno;
+      ::close(fd);
+      throw Error(fmt::format("cannot map {}: {}", path.string(), errno_text(e)));
+    }
+    data_ = static_cast<const char*>(p);
+  }
+  ::close(fd);
+}
+
+MappedFile::~MappedFile() {
+  if (data_ != nullptr) ::munmap(const_cast<char*>(data_), size_);
 }
 
 void write_file_atomic(const fs::path& path, std::string_view contents) {

@@ -67,6 +67,24 @@ class AppendFile {
   uint64_t size_ = 0;
 };
 
+// A whole file mapped read-only into memory (mmap), unmapped when destroyed.
+//
+//   MappedFile data("data.bin");
+//   const char* bytes = data.data();   // data.size() bytes
+class MappedFile {
+ public:
+  explicit MappedFile(const std::filesystem::path& path);  // throws Error naming the path
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  const char* data() const { return data_; }
+  uint64_t size() const { return size_; }
+
+ private:
+  const char* data_ = nullptr;
+  uint64_t size_ = 0;
+};
+
 // Writes `contents` to `path` atomically (temporary name, then rename).
 void write_file_atomic(const std::filesystem::path& path, std::string_view contents);
 

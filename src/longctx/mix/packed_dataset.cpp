@@ -1,10 +1,5 @@
 #include "longctx/mix/packed_dataset.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <fmt/format.h>
 
 #include <cstring>
@@ -15,32 +10,6 @@
 namespace longctx {
 
 namespace fs = std::filesystem;
-
-MappedFile::MappedFile(const fs::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw Error(fmt::format("cannot open {}: {}", path.string(), errno_text(errno)));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    int e = errno;
-    ::close(fd);
-    throw Error(fmt::format("cannot stat {}: {}", path.string(), errno_text(e)));
-  }
-  size_ = static_cast<uint64_t>(st.st_size);
-  if (size_ > 0) {
-    void* p = ::mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd, 0);
-    if (p == MAP_FAILED) {
-      int e = errno;
-      ::close(fd);
-      throw Error(fmt::format("cannot map {}: {}", path.string(), errno_text(e)));
-    }
-    data_ = static_cast<const char*>(p);
-  }
-  ::close(fd);
-}
-
-MappedFile::~MappedFile() {
-  if (data_ != nullptr) ::munmap(const_cast<char*>(data_), size_);
-}
 
 PackedDataset PackedDataset::open(const fs::path& dir) {
   PackedDataset d;

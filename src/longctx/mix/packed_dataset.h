@@ -15,23 +15,10 @@
 #include <string>
 #include <vector>
 
+#include "longctx/base/files.h"
 #include "longctx/mix/dataset_format.h"
 
 namespace longctx {
-
-class MappedFile {
- public:
-  explicit MappedFile(const std::filesystem::path& path);  // throws Error naming the path
-  ~MappedFile();
-  MappedFile(const MappedFile&) = delete;
-  MappedFile& operator=(const MappedFile&) = delete;
-  const char* data() const { return data_; }
-  uint64_t size() const { return size_; }
-
- private:
-  const char* data_ = nullptr;
-  uint64_t size_ = 0;
-};
 
 class PackedDataset {
  public:

@@ -1,10 +1,5 @@
 #include "longctx/model/safetensors.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -81,29 +76,16 @@ std::string le64(uint64_t v) {
 
 // Maps a whole file read-only; the returned pointer unmaps when its last copy goes.
 std::shared_ptr<const std::byte> map_file(const fs::path& path, uint64_t& size) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw Error(fmt::format("cannot open {}: {}", path.string(), errno_text(errno)));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    int e = errno;
-    ::close(fd);
-    throw Error(fmt::format("cannot stat {}: {}", path.string(), errno_text(e)));
-  }
-  size = static_cast<uint64_t>(st.st_size);
+  auto file = std::make_shared<MappedFile>(path);
+  size = file->size();
   if (size < 8) {
-    ::close(fd);
     throw Error(fmt::format("{} is not a safetensors file: it holds {} bytes, fewer than the 8 of "
                             "the header length",
                             path.string(), size),
                 "the file is truncated or empty; download or save it again");
   }
-  void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  int e = errno;
-  ::close(fd);
-  if (p == MAP_FAILED) throw Error(fmt::format("cannot map {}: {}", path.string(), errno_text(e)));
-  return std::shared_ptr<const std::byte>(
-      static_cast<const std::byte*>(p),
-      [size](const std::byte* q) { ::munmap(const_cast<std::byte*>(q), size); });
+  // Aliasing constructor: the bytes live as long as the mapping does.
+  return std::shared_ptr<const std::byte>(file, reinterpret_cast<const std::byte*>(file->data()));
 }
 
 // A tensor entry of a header, before its bytes are located.
