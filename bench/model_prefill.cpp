@@ -21,38 +21,11 @@
 
 #include "longctx/base/text.h"
 #include "longctx/model/checkpoint.h"
+#include "longctx/model/presets.h"
 
 namespace {
 
 using longctx::ModelConfig;
-
-ModelConfig shape(const std::string& name) {
-  ModelConfig c;
-  auto set = [&](int64_t d, int64_t layers, int64_t heads, int64_t kv, int64_t ffn, int64_t vocab,
-                 double theta) {
-    c.hidden_size = d;
-    c.num_hidden_layers = layers;
-    c.num_attention_heads = heads;
-    c.num_key_value_heads = kv;
-    c.head_dim = d / heads;
-    c.intermediate_size = ffn;
-    c.vocab_size = vocab;
-    c.max_position_embeddings = 131072;
-    c.rope.theta = theta;
-    c.rope.head_dim = c.head_dim;
-    c.rope.max_position_embeddings = c.max_position_embeddings;
-  };
-  if (name == "tinyllama-1.1b") {
-    set(2048, 22, 32, 4, 5632, 32000, 10000);
-  } else if (name == "llama3-8b") {
-    set(4096, 32, 32, 8, 14336, 128256, 500000);
-  } else if (name == "debug") {
-    set(64, 2, 4, 2, 176, 256, 10000);
-  } else {
-    throw std::runtime_error("unknown --shape " + name);
-  }
-  return c;
-}
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -79,7 +52,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   torch::Device device(torch::kCUDA);
-  ModelConfig config = shape(shape_name);
+  ModelConfig config = longctx::model_preset(shape_name);
+  longctx::set_context_length(config, 131072);
   longctx::LlamaForCausalLM model(config);
   {
     torch::NoGradGuard no_grad;

@@ -14,6 +14,7 @@
 #include "longctx/base/error.h"
 #include "longctx/data/tokenizer.h"
 #include "longctx/model/checkpoint.h"
+#include "longctx/model/presets.h"
 
 namespace longctx {
 
@@ -29,39 +30,8 @@ struct InitFlags {
   uint64_t seed = 0;
 };
 
-ModelConfig preset_config(const std::string& name) {
-  ModelConfig c;
-  auto set = [&](int64_t d, int64_t layers, int64_t heads, int64_t kv, int64_t ffn, int64_t ctx,
-                 double theta, double eps) {
-    c.hidden_size = d;
-    c.num_hidden_layers = layers;
-    c.num_attention_heads = heads;
-    c.num_key_value_heads = kv;
-    c.head_dim = d / heads;
-    c.intermediate_size = ffn;
-    c.max_position_embeddings = ctx;
-    c.rms_norm_eps = eps;
-    c.rope.theta = theta;
-  };
-  if (name == "debug") {
-    set(64, 2, 4, 2, 176, 4096, 10000, 1e-5);  // the trainer's CPU test shape
-  } else if (name == "tinyllama-1.1b") {
-    set(2048, 22, 32, 4, 5632, 2048, 10000, 1e-5);
-  } else if (name == "llama2-7b") {
-    set(4096, 32, 32, 32, 11008, 4096, 10000, 1e-5);
-  } else if (name == "llama3-8b") {
-    set(4096, 32, 32, 8, 14336, 8192, 500000, 1e-5);
-  } else {
-    throw Error(fmt::format("--preset: unknown preset '{}'", name),
-                "use debug, tinyllama-1.1b, llama2-7b or llama3-8b");
-  }
-  c.rope.head_dim = c.head_dim;
-  c.rope.max_position_embeddings = c.max_position_embeddings;
-  return c;
-}
-
 int run_init(const InitFlags& flags) {
-  ModelConfig config = preset_config(flags.preset);
+  ModelConfig config = model_preset(flags.preset);
   std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(flags.tokenizer);
   config.vocab_size = static_cast<int64_t>(tokenizer->vocab_size());
   if (tokenizer->bos_id() >= 0) config.bos_token_id = tokenizer->bos_id();

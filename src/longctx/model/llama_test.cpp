@@ -12,6 +12,7 @@
 
 #include "longctx/base/error.h"
 #include "longctx/model/checkpoint.h"
+#include "longctx/model/presets.h"
 #include "longctx/model/safetensors.h"
 
 namespace longctx {
@@ -152,15 +153,8 @@ TEST(Checkpoint, InitIsDeterministicAndFollowsTransformersInit) {
 }
 
 TEST(Llama, MatmulParametersFollowRecipeConvention) {
-  // TinyLlama-1.1B: 22 layers, d 2048, 32 heads, 4 KV heads, F 5632, V 32000.
-  ModelConfig c;
-  c.hidden_size = 2048;
-  c.num_hidden_layers = 22;
-  c.num_attention_heads = 32;
-  c.num_key_value_heads = 4;
-  c.head_dim = 64;
-  c.intermediate_size = 5632;
-  c.vocab_size = 32000;
+  // TinyLlama-1.1B's published config: 22 layers, d 2048, 32 heads, 4 KV heads, F 5632, V 32000.
+  ModelConfig c = model_preset("tinyllama-1.1b");
   // per layer: attention 2048*64*(64+8) = 9,437,184; MLP 3*2048*5632 = 34,603,008
   EXPECT_EQ(matmul_parameters(c), 22 * (9437184 + 34603008) + 2048 * 32000);
 }
