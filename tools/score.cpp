@@ -10,7 +10,6 @@
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "commands.h"
 #include "longctx/base/error.h"
@@ -31,31 +30,13 @@ struct ScoreFlags {
   int64_t chunk_tokens = 4096;
 };
 
-std::vector<int32_t> read_ids(const std::string& path) {
-  std::istringstream in(read_file(path));
-  std::vector<int32_t> ids;
-  std::string word;
-  while (in >> word) {
-    try {
-      size_t used = 0;
-      long long v = std::stoll(word, &used);
-      if (used != word.size() || v < 0 || v > INT32_MAX) throw std::invalid_argument(word);
-      ids.push_back(static_cast<int32_t>(v));
-    } catch (const std::exception&) {
-      throw Error(fmt::format("{}: '{}' is not a token id", path, word),
-                  "--ids-file holds whitespace-separated non-negative integers");
-    }
-  }
-  return ids;
-}
-
 int run_score(const ScoreFlags& flags) {
   // Build the model, then the ids.
   LoadOptions options = flags.model.load_options();
   LlamaForCausalLM model = load_model(flags.model.model, options);
   std::vector<int32_t> ids;
   if (!flags.ids_file.empty()) {
-    ids = read_ids(flags.ids_file);
+    ids = parse_token_ids(read_file(flags.ids_file), flags.ids_file);
   } else {
     std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(flags.model.model);
     if (flags.bos && tokenizer->bos_id() >= 0) ids.push_back(tokenizer->bos_id());

@@ -52,7 +52,6 @@ std::string ids_line(const std::vector<int32_t>& ids, const TokenizeFlags& flags
 
 // Ids from a line: a JSON array or whitespace-separated integers.
 std::vector<int32_t> parse_ids(const std::string& line, uint64_t line_number) {
-  std::vector<int32_t> ids;
   if (line.find('[') != std::string::npos) {
     try {
       return nlohmann::json::parse(line).get<std::vector<int32_t>>();
@@ -60,18 +59,7 @@ std::vector<int32_t> parse_ids(const std::string& line, uint64_t line_number) {
       throw Error(fmt::format("--decode: line {} is not a JSON array of ids", line_number));
     }
   }
-  std::istringstream in(line);
-  std::string word;
-  while (in >> word) {
-    try {
-      size_t used = 0;
-      ids.push_back(static_cast<int32_t>(std::stol(word, &used)));
-      if (used != word.size()) throw std::invalid_argument(word);
-    } catch (const std::exception&) {
-      throw Error(fmt::format("--decode: line {}: '{}' is not a token id", line_number, word));
-    }
-  }
-  return ids;
+  return parse_token_ids(line, fmt::format("--decode: line {}", line_number));
 }
 
 int run_tokenize(const TokenizeFlags& flags) {

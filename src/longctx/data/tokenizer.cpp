@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
+#include <climits>
+
 #include "longctx/base/error.h"
 #include "longctx/data/tokenizer_files.h"
 
@@ -30,6 +33,31 @@ std::unique_ptr<Tokenizer> load_tokenizer(const fs::path& path) {
   if (file.extension() == ".json") return load_hf_tokenizer_json(file);
   if (looks_like_tiktoken(file)) return load_tiktoken_ranks(file);
   return load_sentencepiece_model(file);
+}
+
+std::vector<int32_t> parse_token_ids(std::string_view text, std::string_view where) {
+  std::vector<int32_t> ids;
+  size_t at = 0;
+  while (at < text.size()) {
+    while (at < text.size() && std::isspace(static_cast<unsigned char>(text[at]))) ++at;
+    size_t end = at;
+    while (end < text.size() && !std::isspace(static_cast<unsigned char>(text[end]))) ++end;
+    if (end == at) break;
+    std::string_view word = text.substr(at, end - at);
+    int64_t value = 0;
+    bool ok = word.size() <= 10;
+    for (char c : word) {
+      ok = ok && c >= '0' && c <= '9';
+      if (ok) value = value * 10 + (c - '0');
+    }
+    if (!ok || value > INT32_MAX) {
+      throw Error(fmt::format("{}: '{}' is not a token id", where, word),
+                  "token ids are whitespace-separated non-negative integers");
+    }
+    ids.push_back(static_cast<int32_t>(value));
+    at = end;
+  }
+  return ids;
 }
 
 }  // namespace longctx

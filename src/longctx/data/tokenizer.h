@@ -48,6 +48,10 @@ class Tokenizer {
   virtual std::string description() const = 0;
 };
 
+// Whitespace-separated token ids ("1 450 4996"): each a decimal integer in [0, 2^31). Throws
+// Error naming `where` (a file, or a line) and the first word that is not an id.
+std::vector<int32_t> parse_token_ids(std::string_view text, std::string_view where);
+
 // Loads a tokenizer: an HF tokenizer.json, a SentencePiece .model, or a tiktoken rank file;
 // for a model directory, its tokenizer.json (else tokenizer.model). Throws Error naming the
 // path and the unsupported component when the file cannot be used.

@@ -263,3 +263,23 @@ TEST(TokenizerLoad, ModelWithoutBosAndEos) {
 
 }  // namespace
 }  // namespace longctx
+
+namespace longctx {
+namespace {
+
+TEST(ParseTokenIds, ReadsWhitespaceSeparatedIdsAndNamesTheBadWord) {
+  EXPECT_EQ(parse_token_ids(" 1 450\n\t4996 2147483647 ", "f"),
+            (std::vector<int32_t>{1, 450, 4996, 2147483647}));
+  EXPECT_TRUE(parse_token_ids("  \n", "f").empty());
+  for (const char* bad : {"1 -2", "2147483648", "12a", "1.5", "99999999999"}) {
+    try {
+      parse_token_ids(bad, "ids.txt");
+      ADD_FAILURE() << "accepted " << bad;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("ids.txt: '"), std::string::npos) << e.what();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace longctx
