@@ -98,6 +98,12 @@ LlamaForCausalLM load_model(const fs::path& dir, const LoadOptions& options) {
     config.rope.frozen_length_tokens = options.rope_frozen_length_tokens;
     config.validate();
   }
+  if (options.rope_theta) config.rope.theta = *options.rope_theta;
+  if (options.max_position_embeddings) {
+    config.max_position_embeddings = *options.max_position_embeddings;
+    config.rope.max_position_embeddings = *options.max_position_embeddings;
+  }
+  if (options.rope_theta || options.max_position_embeddings) config.validate();
   SafetensorsSet weights = SafetensorsSet::open(dir);
   torch::ScalarType dtype = options.dtype.value_or(default_dtype(options.device));
   LlamaForCausalLM model(config);

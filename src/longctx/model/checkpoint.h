@@ -27,6 +27,10 @@ struct LoadOptions {
   std::optional<int64_t> rope_frozen_length_tokens;
   // Fuse q/k/v and gate/up into single matmuls (inference; the trainer turns it off).
   bool fuse_projections = true;
+  // The trainer's changes to config.json: a new RoPE base (rope_theta) and a longer
+  // max_position_embeddings (written back when the model is saved).
+  std::optional<double> rope_theta;
+  std::optional<int64_t> max_position_embeddings;
 };
 
 torch::ScalarType default_dtype(torch::Device device);

@@ -4,6 +4,7 @@
 
 #include "longctx/base/error.h"
 #include "longctx/model/torch_compat.h"
+#include "longctx/model/train_ops.h"
 
 namespace longctx {
 
@@ -12,8 +13,8 @@ namespace {
 // x * cos + rotate_half(x) * sin, with rotate_half(x) = cat(-x2, x1) written as
 // roll(x, D/2) * sin_signed, sin_signed = cat(-sin1, sin2): three kernels instead of six, and
 // the same products (a sign moved from x to sin is exact).
-torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos,
-                           const torch::Tensor& sin_signed) {
+torch::Tensor rotate(const torch::Tensor& x, const torch::Tensor& cos,
+                     const torch::Tensor& sin_signed) {
   return torch::addcmul(x * cos, torch::roll(x, {x.size(-1) / 2}, {-1}), sin_signed);
 }
 
@@ -91,11 +92,38 @@ torch::Tensor LlamaAttentionImpl::forward(const torch::Tensor& x, const torch::T
   q = q.view({b, t, heads, head_dim}).transpose(1, 2);     // [B, H, T, D]
   k = k.view({b, t, kv_heads, head_dim}).transpose(1, 2);  // [B, K, T, D]
   v = v.view({b, t, kv_heads, head_dim}).transpose(1, 2);  // [B, K, T, D]
-  q = apply_rotary(q, cos, sin);  // cos, sin [T, D] broadcast over B and heads
-  k = apply_rotary(k, cos, sin);
+  q = rotate(q, cos, sin);  // cos, sin [T, D] broadcast over B and heads
+  k = rotate(k, cos, sin);
   if (cache != nullptr) std::tie(k, v) = cache->append(layer, start, k, v);  // [B, K, S, D]
   torch::Tensor out = causal_attention(q, repeat_kv(k, heads / kv_heads),
                                        repeat_kv(v, heads / kv_heads));  // [B, H, T, D]
+  return o_proj(out.transpose(1, 2).reshape({b, t, heads * head_dim}));
+}
+
+torch::Tensor LlamaAttentionImpl::forward_train(const torch::Tensor& x, const torch::Tensor& cos,
+                                                const torch::Tensor& sin,
+                                                const std::vector<int64_t>& bounds) {
+  int64_t b = x.size(0), t = x.size(1);
+  torch::Tensor q = q_proj(x).view({b, t, heads, head_dim}).transpose(1, 2);     // [B, H, T, D]
+  torch::Tensor k = k_proj(x).view({b, t, kv_heads, head_dim}).transpose(1, 2);  // [B, K, T, D]
+  torch::Tensor v = v_proj(x).view({b, t, kv_heads, head_dim}).transpose(1, 2);  // [B, K, T, D]
+  q = apply_rotary(q, cos, sin);
+  k = repeat_kv(apply_rotary(k, cos, sin), heads / kv_heads);  // [B, H, T, D]
+  v = repeat_kv(v, heads / kv_heads);
+  torch::Tensor out;
+  if (bounds.empty()) {
+    out = causal_attention(q, k, v);  // [B, H, T, D]
+  } else {
+    // Document masking: each document attends causally within itself only.
+    // bounds [0, 3, 7] over T = 7: tokens 0-2 see 0-2; tokens 3-6 see 3-6.
+    std::vector<torch::Tensor> pieces;
+    for (size_t i = 0; i + 1 < bounds.size(); ++i) {
+      int64_t begin = bounds[i], length = bounds[i + 1] - bounds[i];
+      pieces.push_back(causal_attention(q.narrow(2, begin, length), k.narrow(2, begin, length),
+                                        v.narrow(2, begin, length)));
+    }
+    out = torch::cat(pieces, 2);
+  }
   return o_proj(out.transpose(1, 2).reshape({b, t, heads * head_dim}));
 }
 
@@ -130,6 +158,18 @@ torch::Tensor LlamaDecoderLayerImpl::forward(const torch::Tensor& x, const torch
                                              KvCache* cache) {
   torch::Tensor h = x + self_attn(input_layernorm(x), cos, sin, layer, start, cache);
   return h + mlp(post_attention_layernorm(h));
+}
+
+torch::Tensor LlamaDecoderLayerImpl::attention_block(const torch::Tensor& x,
+                                                     const torch::Tensor& cos,
+                                                     const torch::Tensor& sin,
+                                                     const std::vector<int64_t>& bounds) {
+  torch::Tensor normed = rms_norm(x, input_layernorm->weight, input_layernorm->eps);
+  return x + self_attn->forward_train(normed, cos, sin, bounds);
+}
+
+torch::Tensor LlamaDecoderLayerImpl::mlp_block(const torch::Tensor& h) {
+  return h + mlp(rms_norm(h, post_attention_layernorm->weight, post_attention_layernorm->eps));
 }
 
 LlamaModelImpl::LlamaModelImpl(const ModelConfig& c) {
@@ -189,6 +229,54 @@ torch::Tensor LlamaForCausalLMImpl::forward_hidden(const torch::Tensor& ids, int
   }
   if (cache != nullptr) cache->set_size(start + ids.size(1));
   return model->norm(h);
+}
+
+torch::Tensor LlamaForCausalLMImpl::forward_train(const torch::Tensor& ids,
+                                                  const TrainForwardOptions& options) {
+  if (!options.recompute.empty() &&
+      options.recompute.size() != static_cast<size_t>(config_.num_hidden_layers)) {
+    throw Error(fmt::format("recompute policy lists {} layers; the model has {}",
+                            options.recompute.size(), config_.num_hidden_layers));
+  }
+  const std::vector<int64_t>& bounds = options.document_bounds;
+  if (!bounds.empty()) {
+    if (ids.size(0) != 1)
+      throw Error("document-masked attention takes one row at a time (micro-batch 1)");
+    bool valid = bounds.front() == 0 && bounds.back() == ids.size(1);
+    for (size_t i = 1; i < bounds.size(); ++i) valid = valid && bounds[i] > bounds[i - 1];
+    if (!valid)
+      throw Error(fmt::format("document bounds must rise strictly from 0 to {} (the row length)",
+                              ids.size(1)));
+  }
+  torch::Tensor h = model->embed_tokens(ids);  // [B, T, d]
+  auto [cos, sin] = rotary(0, ids.size(1), h.device(), h.scalar_type());
+  for (size_t l = 0; l < model->layers->size(); ++l) {
+    // The blocks may run again in backward, after this call returns: capture by value.
+    // (A shared_ptr, not the LlamaDecoderLayer holder: the holder's -> is const in a lambda.)
+    std::shared_ptr<LlamaDecoderLayerImpl> layer = model->layers->ptr<LlamaDecoderLayerImpl>(l);
+    std::function<torch::Tensor(const torch::Tensor&)> attention =
+        [layer, cos = cos, sin = sin, bounds = options.document_bounds](const torch::Tensor& x) {
+          return layer->attention_block(x, cos, sin, bounds);
+        };
+    std::function<torch::Tensor(const torch::Tensor&)> mlp = [layer](const torch::Tensor& x) {
+      return layer->mlp_block(x);
+    };
+    switch (options.recompute.empty() ? Recompute::kNone : options.recompute[l]) {
+      case Recompute::kNone:
+        h = mlp(attention(h));
+        break;
+      case Recompute::kLayer:
+        h = recompute([attention, mlp](const torch::Tensor& x) { return mlp(attention(x)); }, h);
+        break;
+      case Recompute::kAttention:
+        h = mlp(recompute(attention, h));
+        break;
+      case Recompute::kMlp:
+        h = recompute(mlp, attention(h));
+        break;
+    }
+  }
+  return rms_norm(h, model->norm->weight, model->norm->eps);
 }
 
 torch::Tensor LlamaForCausalLMImpl::logits(const torch::Tensor& hidden) {

@@ -47,11 +47,28 @@ struct RMSNormImpl : torch::nn::Module {
 };
 TORCH_MODULE(RMSNorm);
 
+// What a training forward keeps for backward, per layer (train_ops.h): everything, or only the
+// input of the whole layer or of one of its two blocks, which then runs again in backward.
+//   kAttention: input_layernorm, q/k/v, RoPE, attention, o_proj
+//   kMlp:       post_attention_layernorm, gate/up, SwiGLU, down_proj
+enum class Recompute { kNone, kLayer, kAttention, kMlp };
+
+struct TrainForwardOptions {
+  // One entry per layer; empty means kNone for every layer.
+  std::vector<Recompute> recompute;
+  // Document-masked attention (B = 1): row boundaries 0 = b0 < b1 < ... < bn = T; a token
+  // attends only within its [b_i, b_i+1). Empty: plain causal attention over the whole row.
+  std::vector<int64_t> document_bounds;
+};
+
 struct LlamaAttentionImpl : torch::nn::Module {
   explicit LlamaAttentionImpl(const ModelConfig& config);
   // x [B, T, d]; cos, sin [T, D]; start: position of x's first token.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                         int64_t layer, int64_t start, KvCache* cache);
+  // Training: the same attention with train_ops' RoPE, optionally masked at document bounds.
+  torch::Tensor forward_train(const torch::Tensor& x, const torch::Tensor& cos,
+                              const torch::Tensor& sin, const std::vector<int64_t>& bounds);
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   // After fuse_projections(): [q; k; v] rows in one tensor (the three weights are views of it).
   torch::Tensor qkv_weight, qkv_bias;
@@ -71,6 +88,10 @@ struct LlamaDecoderLayerImpl : torch::nn::Module {
   explicit LlamaDecoderLayerImpl(const ModelConfig& config);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                         int64_t layer, int64_t start, KvCache* cache);
+  // Training halves of forward: x + attention(norm(x)), and h + mlp(norm(h)).
+  torch::Tensor attention_block(const torch::Tensor& x, const torch::Tensor& cos,
+                                const torch::Tensor& sin, const std::vector<int64_t>& bounds);
+  torch::Tensor mlp_block(const torch::Tensor& h);
   LlamaAttention self_attn{nullptr};
   LlamaMLP mlp{nullptr};
   RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
@@ -96,6 +117,10 @@ struct LlamaForCausalLMImpl : torch::nn::Module {
   // lm_head: [B, T, d] -> [B, T, V] in the model's dtype.
   torch::Tensor logits(const torch::Tensor& hidden);
   torch::Tensor forward(const torch::Tensor& ids) { return logits(forward_hidden(ids)); }
+
+  // Training forward of ids [B, T] from position 0: final hidden states [B, T, d], computed
+  // with train_ops.h (memory-lean backward, activation recomputation per options).
+  torch::Tensor forward_train(const torch::Tensor& ids, const TrainForwardOptions& options = {});
 
   // Inference: q/k/v and gate/up weights become views of one tensor each, so each runs as one
   // matmul. Parameter names, loading and saving are unchanged. Not for training.

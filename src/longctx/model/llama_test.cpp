@@ -14,28 +14,12 @@
 #include "longctx/model/checkpoint.h"
 #include "longctx/model/presets.h"
 #include "longctx/model/safetensors.h"
+#include "longctx/model/scratch_dir.h"
 
 namespace longctx {
 namespace {
 
 namespace fs = std::filesystem;
-
-// A fresh directory under the system temp dir, removed at the end of the test.
-struct ScratchDir {
-  ScratchDir() {
-    path_ = fs::temp_directory_path() /
-            ("longctx-model-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-  fs::path path_;
-  static inline int counter_ = 0;
-};
 
 const fs::path kFixtures = fs::path(LONGCTX_SOURCE_DIR) / "tests/model/fixtures";
 const char* kVariants[] = {"default", "gqa_theta500k", "mqa_tied", "linear", "dynamic",

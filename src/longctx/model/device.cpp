@@ -1,0 +1,66 @@
+#include "longctx/model/device.h"
+
+#include <fmt/format.h>
+
+#include "longctx/base/error.h"
+
+#ifdef LONGCTX_HAVE_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <cuda_runtime_api.h>
+#endif
+
+namespace longctx {
+
+torch::Device parse_device(std::string_view name) {
+  if (name == "auto") return torch::cuda::is_available() ? torch::kCUDA : torch::kCPU;
+  try {
+    torch::Device device{std::string(name)};
+    if (device.is_cuda() && !torch::cuda::is_available())
+      throw Error(fmt::format("--device {}: no CUDA device is available", name),
+                  "use --device cpu, or a machine with a GPU and a CUDA build of libtorch");
+    return device;
+  } catch (const c10::Error&) {
+    throw Error(fmt::format("--device '{}' is not a device", name),
+                "use auto, cpu, cuda or cuda:N");
+  }
+}
+
+#ifdef LONGCTX_HAVE_CUDA
+uint64_t peak_memory_bytes(torch::Device device) {
+  if (!device.is_cuda()) return 0;
+  auto stats =
+      c10::cuda::CUDACachingAllocator::getDeviceStats(device.index() < 0 ? 0 : device.index());
+  return static_cast<uint64_t>(stats.allocated_bytes[0].peak);
+}
+void reset_peak_memory(torch::Device device) {
+  if (device.is_cuda())
+    c10::cuda::CUDACachingAllocator::resetPeakStats(device.index() < 0 ? 0 : device.index());
+}
+uint64_t total_memory_bytes(torch::Device device) {
+  if (!device.is_cuda()) return 0;
+  cudaDeviceProp prop;
+  if (cudaGetDeviceProperties(&prop, device.index() < 0 ? 0 : device.index()) != cudaSuccess)
+    return 0;
+  return prop.totalGlobalMem;
+}
+void synchronize(torch::Device device) {
+  if (device.is_cuda()) torch::cuda::synchronize(device.index());
+}
+double peak_flops(torch::Device device) {
+  return device.is_cuda() ? 989e12 : 0.0;
+}
+#else
+uint64_t peak_memory_bytes(torch::Device) {
+  return 0;
+}
+void reset_peak_memory(torch::Device) {}
+uint64_t total_memory_bytes(torch::Device) {
+  return 0;
+}
+void synchronize(torch::Device) {}
+double peak_flops(torch::Device) {
+  return 0.0;
+}
+#endif
+
+}  // namespace longctx

@@ -1,0 +1,50 @@
+// The model's operations for training, as libtorch autograd functions with hand-written
+// backward passes. They compute exactly what the plain forward of llama.cpp computes (same ops,
+// same rounding) but keep fewer activations for backward, which is what lets an 80K-token row
+// fit on one GPU:
+//
+//   rms_norm            saves x and the float32 rsqrt per row, not the float32 copy of x
+//   apply_rotary        saves nothing but cos/sin (its backward is the inverse rotation)
+//   recompute           saves only its input; the block runs again inside backward
+//   lm_head_loss        per-token cross entropy of lm_head(hidden) in chunks, so the
+//                       [T, V] float32 logits of a long row never exist at once
+//
+// Shapes: N tokens (batch flattened), d width, V vocab, D head dim.
+//
+//   torch::Tensor y = recompute([&](const torch::Tensor& x) { return layer(x); }, h);
+//   torch::Tensor losses = lm_head_loss(hidden, model->lm_head->weight, targets, 8192);  // [N]
+//   (losses * mask).sum().div(tokens).backward();
+#pragma once
+
+#include <torch/torch.h>
+
+#include <functional>
+
+namespace longctx {
+
+// weight * to(x.dtype, x.float() * rsqrt(mean(x.float()^2) + eps)) over the last dim, as
+// transformers' LlamaRMSNorm. x [..., d], weight [d].
+torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps);
+
+// x * cos + roll(x, D/2) * sin_signed (see llama.cpp): x [B, H, T, D], cos and sin_signed
+// [T, D] constants (no gradient flows to them).
+torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos,
+                           const torch::Tensor& sin_signed);
+
+// Activation recomputation ("gradient checkpointing"): returns block(x), keeping only x for
+// backward. In backward, block runs again with gradients on and is backpropagated; parameters
+// used inside block accumulate their gradients into .grad, as with PyTorch's reentrant
+// checkpoint. The block must be deterministic (LLaMA has no dropout). When x does not require
+// grad, only the parameters inside the block get gradients. Use with .backward().
+torch::Tensor recompute(const std::function<torch::Tensor(const torch::Tensor&)>& block,
+                        const torch::Tensor& x);
+
+// Per-token next-token loss -log softmax(hidden @ weight^T)[target], computed in float32 over
+// chunks of `chunk_tokens` rows: hidden [N, d] (model dtype), weight [V, d], targets [N] int64;
+// returns [N] float32 (float64 for float64 inputs). A target of -100 (ignore_index, as
+// transformers) gives loss 0 and no gradient. Backward recomputes each chunk's logits, so memory
+// holds one chunk's [chunk, V].
+torch::Tensor lm_head_loss(const torch::Tensor& hidden, const torch::Tensor& weight,
+                           const torch::Tensor& targets, int64_t chunk_tokens);
+
+}  // namespace longctx
