@@ -17,5 +17,7 @@ CommandRun add_score_command(CLI::App& app);
 CommandRun add_generate_command(CLI::App& app);
 CommandRun add_init_command(CLI::App& app);
 CommandRun add_rope_command(CLI::App& app);
+CommandRun add_train_command(CLI::App& app);
+CommandRun add_plan_command(CLI::App& app);
 
 }  // namespace longctx

@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
   commands["init"] = longctx::add_init_command(app);
   commands["score"] = longctx::add_score_command(app);
   commands["generate"] = longctx::add_generate_command(app);
+  commands["plan"] = longctx::add_plan_command(app);
+  commands["train"] = longctx::add_train_command(app);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,188 @@
+// Training throughput of `longctx train` on one GPU (issue 6's benchmark): tokens/s, MFU and
+// peak memory of full optimizer steps, one row of T tokens per step.
+//
+//   longctx_bench_train --shape tinyllama-1.1b --lengths 8192,32768,65536 --steps 4 \
+//       --recompute auto --json out.jsonl
+//
+// For each length: a random-weight model directory (bf16, transformers' init) and a Megatron
+// dataset of random tokens in a scratch directory, then a Trainer (trainer.h) exactly as the
+// CLI builds it: bf16 compute, fp32 masters and fused AdamW, chunked loss, the memory plan's
+// recompute choice. The first step warms up; the table reports the median of the others.
+// MFU: RECIPE.md section 5, 6*N + 6*L*T*d FLOPs per token (causal), 989 TFLOP/s dense bf16.
+// --max tries 64K, 128K, 256K (one step each) until one fails; --budget-gib 1000 skips the
+// plan's refusal so the GPU itself says what fits.
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "longctx/base/error.h"
+#include "longctx/base/text.h"
+#include "longctx/mix/dataset_format.h"
+#include "longctx/model/checkpoint.h"
+#include "longctx/model/device.h"
+#include "longctx/model/presets.h"
+#include "longctx/train/plan.h"
+#include "longctx/train/trainer.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+void write_random_dataset(const fs::path& prefix, uint64_t rows, uint64_t row_len, int64_t vocab) {
+  torch::manual_seed(0);
+  torch::Tensor ids = torch::randint(3, vocab, {static_cast<int64_t>(rows * row_len)}, torch::kInt);
+  std::ofstream out(prefix.string() + ".bin", std::ios::binary);
+  out.write(static_cast<const char*>(ids.data_ptr()), static_cast<std::streamsize>(ids.nbytes()));
+  out.close();
+  longctx::write_megatron_index(prefix.string() + ".idx", longctx::TokenType::kInt32, rows,
+                                row_len);
+}
+
+struct Result {
+  bool ok = false;
+  std::string error;
+  double tokens_per_second = 0, mfu = 0, peak_gib = 0, predicted_gib = 0;
+  std::string recompute;
+};
+
+Result measure(const fs::path& scratch, const fs::path& model_dir, const longctx::ModelConfig& c,
+               uint32_t t, int steps, const std::string& recompute, bool offload,
+               double budget_gib) {
+  Result r;
+  fs::path data = scratch / fmt::format("data-{}", t);
+  write_random_dataset(data, static_cast<uint64_t>(steps) + 1, t, c.vocab_size);
+  fs::path run = scratch / fmt::format("run-{}-{}", t, recompute);
+  fs::remove_all(run);
+  longctx::TrainConfig config;
+  config.model = model_dir.string();
+  config.data = data.string();
+  config.out = run.string();
+  config.seq_len = t;
+  config.batch_tokens = t;
+  config.steps = static_cast<uint64_t>(steps);
+  config.device = "cuda";
+  config.recompute = recompute;
+  config.offload_optimizer = offload;
+  config.eval_every = 0;
+  config.gpu_memory_gib = budget_gib;
+  try {
+    longctx::Trainer trainer(config, {.note = [](const std::string&) {}});
+    r.recompute = trainer.config().recompute;
+    std::vector<double> tps, mfu, peak;
+    for (int s = 0; s < steps; ++s) {
+      longctx::StepMetrics m = trainer.train_step();
+      if (s == 0 && steps > 1) continue;  // warm-up
+      tps.push_back(m.tokens_per_second);
+      mfu.push_back(m.mfu);
+      peak.push_back(m.peak_memory_gib);
+    }
+    std::sort(tps.begin(), tps.end());
+    std::sort(mfu.begin(), mfu.end());
+    r.tokens_per_second = tps[tps.size() / 2];
+    r.mfu = mfu[mfu.size() / 2];
+    r.peak_gib = *std::max_element(peak.begin(), peak.end());
+    longctx::PlanInput in{.config = c, .seq_len = t, .micro_batch = 1, .rows_per_step = 1};
+    for (const longctx::PlanRow& row : longctx::plan_training(in))
+      if (row.recompute == r.recompute && row.offload == offload)
+        r.predicted_gib = static_cast<double>(row.total) / (1 << 30);
+    r.ok = true;
+  } catch (const std::exception& e) {
+    r.error = e.what();
+    r.error = r.error.substr(0, r.error.find('\n'));
+  }
+  fs::remove_all(run);
+  fs::remove(data.string() + ".bin");
+  fs::remove(data.string() + ".idx");
+  c10::cuda::CUDACachingAllocator::emptyCache();
+  return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string shape = "tinyllama-1.1b", lengths_text = "8192,32768,65536", json_path;
+  std::string recompute = "auto";
+  int steps = 4;
+  bool find_max = false, offload = false;
+  double budget_gib = 0;  // 0: the device's memory; large: skip the plan, find out by running
+  for (int i = 1; i < argc; ++i) {
+    std::string flag = argv[i];
+    auto value = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
+    if (flag == "--shape")
+      shape = value();
+    else if (flag == "--lengths")
+      lengths_text = value();
+    else if (flag == "--steps")
+      steps = std::stoi(value());
+    else if (flag == "--recompute")
+      recompute = value();
+    else if (flag == "--json")
+      json_path = value();
+    else if (flag == "--max")
+      find_max = true;
+    else if (flag == "--offload")
+      offload = true;
+    else if (flag == "--budget-gib")
+      budget_gib = std::stod(value());
+  }
+  if (!torch::cuda::is_available()) {
+    std::fprintf(stderr, "longctx_bench_train: no CUDA device\n");
+    return 2;
+  }
+  fs::path scratch = fs::temp_directory_path() / "longctx-bench-train";
+  fs::create_directories(scratch);
+  longctx::ModelConfig config = longctx::model_preset(shape);
+  fs::path model_dir = scratch / ("model-" + shape);
+  if (!fs::exists(model_dir / "config.json")) {
+    longctx::LlamaForCausalLM model = longctx::init_model(config, 0);
+    longctx::save_model(model, model_dir, torch::kBFloat16);
+  }
+  std::ofstream json;
+  if (!json_path.empty()) json.open(json_path, std::ios::app);
+  std::printf("| shape | tokens | recompute | tokens/s | MFU | peak GiB | plan GiB |\n");
+  std::printf("|---|---:|---|---:|---:|---:|---:|\n");
+  std::vector<uint32_t> lengths;
+  if (find_max) {
+    for (uint32_t t = 65536; t <= 262144; t *= 2)
+      lengths.push_back(t);  // capped: 256K steps
+                             // take minutes
+  } else {
+    for (const std::string& s : longctx::split(lengths_text, ','))
+      lengths.push_back(static_cast<uint32_t>(longctx::parse_count(s, "--lengths")));
+  }
+  for (uint32_t t : lengths) {
+    Result r = measure(scratch, model_dir, config, t, find_max ? 1 : steps, recompute, offload,
+                       budget_gib);
+    if (!r.ok) {
+      std::printf("| %s | %u | %s | failed: %s | | | |\n", shape.c_str(), t, recompute.c_str(),
+                  r.error.substr(0, 120).c_str());
+      if (find_max) break;
+      continue;
+    }
+    std::printf("| %s | %u | %s | %.0f | %.1f%% | %.1f | %.1f |\n", shape.c_str(), t,
+                r.recompute.c_str(), r.tokens_per_second, 100 * r.mfu, r.peak_gib, r.predicted_gib);
+    std::fflush(stdout);
+    if (json.is_open()) {
+      json << nlohmann::json{{"impl", "longctx"},
+                             {"shape", shape},
+                             {"tokens", t},
+                             {"recompute", r.recompute},
+                             {"offload", offload},
+                             {"tokens_per_s", r.tokens_per_second},
+                             {"mfu", r.mfu},
+                             {"peak_gib", r.peak_gib},
+                             {"plan_gib", r.predicted_gib}}
+                  .dump()
+           << "\n";
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,201 @@
+#include "longctx/train/adamw.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "longctx/base/error.h"
+#include "longctx/model/checkpoint.h"
+#include "longctx/model/safetensors.h"
+
+namespace longctx {
+
+namespace {
+
+// The fused CUDA kernel exists in PyTorch 2.x; Debian's libtorch 1.13 (CPU) runs the plain path.
+#if TORCH_VERSION_MAJOR >= 2
+constexpr bool kHaveFusedAdamW = true;
+#else
+constexpr bool kHaveFusedAdamW = false;
+#endif
+
+}  // namespace
+
+MasterAdamW::MasterAdamW(const torch::OrderedDict<std::string, torch::Tensor>& parameters,
+                         AdamWOptions options)
+    : options_(options) {
+  torch::NoGradGuard no_grad;
+  for (const auto& item : parameters) {
+    const torch::Tensor& p = item.value();
+    if (!p.requires_grad()) continue;
+    Slot s;
+    s.name = item.key();
+    s.param = p;
+    s.decay = p.dim() >= 2;
+    torch::Device home = options.offload ? torch::Device(torch::kCPU) : p.device();
+    auto f32 = torch::TensorOptions().dtype(torch::kFloat).device(home);
+    bool pin = options.offload && p.device().is_cuda();
+    if (p.scalar_type() == torch::kFloat && !options.offload) {
+      s.master = p;  // float32 training: the parameter is its own master
+    } else {
+      s.master = torch::empty(p.sizes(), f32.pinned_memory(pin));
+      s.master.copy_(p);
+    }
+    s.grad_sum = torch::zeros(p.sizes(), f32.pinned_memory(pin));
+    s.exp_avg = torch::zeros(p.sizes(), f32);
+    s.exp_avg_sq = torch::zeros(p.sizes(), f32);
+    slots_.push_back(std::move(s));
+  }
+}
+
+void MasterAdamW::accumulate() {
+  torch::NoGradGuard no_grad;
+  for (Slot& s : slots_) {
+    torch::Tensor& grad = s.param.mutable_grad();
+    if (!grad.defined()) continue;
+    if (s.has_grad) {
+      s.grad_sum.add_(grad.to(s.grad_sum.device(), torch::kFloat));
+    } else {
+      s.grad_sum.copy_(grad);
+      s.has_grad = true;
+    }
+    grad = torch::Tensor();  // frees the compute-dtype gradient until the next backward
+  }
+}
+
+double MasterAdamW::clip_grad_norm(double max_norm) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> norms;
+  for (Slot& s : slots_)
+    if (s.has_grad) norms.push_back(s.grad_sum.norm(2).to(torch::kDouble).reshape({1}));
+  if (norms.empty()) return 0.0;
+  // Per-tensor norms in float32 (as torch's clip_grad_norm_), combined in float64.
+  double norm = torch::cat(norms).norm(2).item<double>();
+  if (max_norm > 0 && std::isfinite(norm)) {
+    double coef = max_norm / (norm + 1e-6);
+    if (coef < 1.0)
+      for (Slot& s : slots_)
+        if (s.has_grad) s.grad_sum.mul_(coef);
+  }
+  return norm;
+}
+
+void MasterAdamW::step(double lr) {
+  torch::NoGradGuard no_grad;
+  ++steps_;
+  const double b1 = options_.beta1, b2 = options_.beta2;
+  bool fused = kHaveFusedAdamW && !slots_.empty() && slots_.front().master.is_cuda();
+#if TORCH_VERSION_MAJOR >= 2
+  if (fused) {
+    // Two groups (with and without weight decay), each one fused kernel over its tensors.
+    for (bool decay : {true, false}) {
+      std::vector<torch::Tensor> masters, grads, avgs, avg_sqs, steps;
+      for (Slot& s : slots_) {
+        if (s.decay != decay || !s.has_grad) continue;
+        masters.push_back(s.master);
+        grads.push_back(s.grad_sum);
+        avgs.push_back(s.exp_avg);
+        avg_sqs.push_back(s.exp_avg_sq);
+        // The kernel reads the step count from a float tensor per parameter.
+        steps.push_back(torch::full({}, static_cast<double>(steps_),
+                                    torch::dtype(torch::kFloat).device(s.master.device())));
+      }
+      if (masters.empty()) continue;
+      at::_fused_adamw_(masters, grads, avgs, avg_sqs, {}, steps, lr, b1, b2,
+                        decay ? options_.weight_decay : 0.0, options_.eps, /*amsgrad=*/false,
+                        /*maximize=*/false);
+    }
+  }
+#endif
+  if (!fused) {
+    // torch.optim.AdamW's single-tensor path, op for op.
+    double t = static_cast<double>(steps_);
+    double bias1 = 1.0 - std::pow(b1, t), bias2_sqrt = std::sqrt(1.0 - std::pow(b2, t));
+    for (Slot& s : slots_) {
+      if (!s.has_grad) continue;
+      if (s.decay && options_.weight_decay != 0) s.master.mul_(1.0 - lr * options_.weight_decay);
+      s.exp_avg.lerp_(s.grad_sum, 1.0 - b1);
+      s.exp_avg_sq.mul_(b2).addcmul_(s.grad_sum, s.grad_sum, 1.0 - b2);
+      torch::Tensor denom = (s.exp_avg_sq.sqrt() / bias2_sqrt).add_(options_.eps);
+      s.master.addcdiv_(s.exp_avg, denom, -lr / bias1);
+    }
+  }
+  copy_masters_to_params();
+  zero_grad();
+}
+
+void MasterAdamW::zero_grad() {
+  for (Slot& s : slots_) {
+    s.has_grad = false;
+    s.param.mutable_grad() = torch::Tensor();
+  }
+}
+
+void MasterAdamW::copy_masters_to_params() {
+  torch::NoGradGuard no_grad;
+  for (Slot& s : slots_)
+    if (!s.master.is_same(s.param)) s.param.copy_(s.master, /*non_blocking=*/false);
+}
+
+uint64_t MasterAdamW::state_bytes() const {
+  uint64_t bytes = 0;
+  for (const Slot& s : slots_) {
+    uint64_t n = static_cast<uint64_t>(s.param.numel()) * 4;
+    bytes += n * 3;                              // grad sum and two moments
+    if (!s.master.is_same(s.param)) bytes += n;  // a separate master
+  }
+  return bytes;
+}
+
+void MasterAdamW::save(const std::filesystem::path& file) const {
+  std::vector<torch::Tensor> keep;
+  std::vector<TensorToWrite> tensors;
+  auto add = [&](const std::string& name, const torch::Tensor& t) {
+    torch::Tensor cpu = t.detach().to(torch::kCPU, torch::kFloat).contiguous();
+    keep.push_back(cpu);
+    tensors.push_back(TensorToWrite{
+        name, DType::kF32, cpu.sizes().vec(),
+        std::span<const std::byte>(static_cast<const std::byte*>(cpu.data_ptr()), cpu.nbytes())});
+  };
+  for (const Slot& s : slots_) {
+    add("master." + s.name, s.master);
+    add("exp_avg." + s.name, s.exp_avg);
+    add("exp_avg_sq." + s.name, s.exp_avg_sq);
+  }
+  write_safetensors(file, tensors,
+                    {{"format", "longctx-adamw"}, {"steps", std::to_string(steps_)}});
+}
+
+void MasterAdamW::load(const std::filesystem::path& file) {
+  SafetensorsFile f = SafetensorsFile::open(file);
+  auto it = f.metadata().find("steps");
+  if (f.metadata().count("format") == 0 || f.metadata().at("format") != "longctx-adamw" ||
+      it == f.metadata().end()) {
+    throw Error(fmt::format("{}: not a longctx optimizer state", file.string()));
+  }
+  torch::NoGradGuard no_grad;
+  for (Slot& s : slots_) {
+    for (auto [prefix, target] :
+         {std::pair{"master.", &s.master}, std::pair{"exp_avg.", &s.exp_avg},
+          std::pair{"exp_avg_sq.", &s.exp_avg_sq}}) {
+      std::string name = prefix + s.name;
+      if (!f.contains(name))
+        throw Error(fmt::format("{}: the optimizer state has no tensor {}", file.string(), name),
+                    "was it written for a different model?");
+      const TensorView& view = f.at(name);
+      if (view.dtype != DType::kF32 || view.shape != s.param.sizes().vec())
+        throw Error(
+            fmt::format("{}: tensor {} does not match the model's parameter", file.string(), name));
+      target->copy_(tensor_from_view(view));
+    }
+  }
+  size_t expected = slots_.size() * 3;
+  if (f.tensors().size() != expected)
+    throw Error(fmt::format("{}: holds {} tensors; this model's optimizer has {}", file.string(),
+                            f.tensors().size(), expected));
+  steps_ = std::stoll(it->second);
+  copy_masters_to_params();
+  zero_grad();
+}
+
+}  // namespace longctx

@@ -1,0 +1,80 @@
+// AdamW with float32 master weights and float32 state, for a model that computes in bfloat16
+// (or float32). The model's parameters are the compute copies: after each step they are the
+// master weights rounded to the compute dtype. Gradients of several micro-batches accumulate in
+// float32. The update is PyTorch's AdamW (torch.optim.AdamW, amsgrad off):
+//
+//   p <- p * (1 - lr * wd);  m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2
+//   p <- p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+//
+// On CUDA with PyTorch 2.x it runs as the fused kernel (at::_fused_adamw_); on CPU, and with
+// the state offloaded to CPU memory, as plain tensor ops in the order above.
+//
+//   MasterAdamW opt(model->named_parameters(), {.weight_decay = 0.1});
+//   loss.backward(); opt.accumulate();             // after every micro-batch
+//   double norm = opt.clip_grad_norm(1.0);
+//   opt.step(lr);                                  // updates masters and the model; zeroes grads
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace longctx {
+
+struct AdamWOptions {
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.0;  // on parameters with two or more dimensions only
+  // Master weights, gradient sums and moments in (pinned) CPU memory; the GPU holds only the
+  // compute copies and their gradients.
+  bool offload = false;
+};
+
+class MasterAdamW {
+ public:
+  MasterAdamW(const torch::OrderedDict<std::string, torch::Tensor>& parameters,
+              AdamWOptions options);
+
+  // Moves the parameters' .grad into the float32 gradient sums and clears .grad. Call after
+  // every backward of a step (it is what makes accumulation float32).
+  void accumulate();
+  // Global L2 norm of the summed gradients (float64 on the host); when max_norm > 0 and the
+  // norm exceeds it, scales them to max_norm as torch.nn.utils.clip_grad_norm_ does.
+  double clip_grad_norm(double max_norm);
+  // One AdamW step at `lr` on the master weights, copies them into the model's parameters and
+  // zeroes the gradient sums.
+  void step(double lr);
+  void zero_grad();
+
+  int64_t steps() const { return steps_; }
+  // Bytes of optimizer memory (masters, gradient sums, moments) and where it lives.
+  uint64_t state_bytes() const;
+
+  // Masters and moments as float32 safetensors ("master.<name>", "exp_avg.<name>",
+  // "exp_avg_sq.<name>", metadata "steps"); load() checks every name and shape and writes the
+  // masters into the model too.
+  void save(const std::filesystem::path& file) const;
+  void load(const std::filesystem::path& file);
+
+ private:
+  struct Slot {
+    std::string name;
+    torch::Tensor param;     // the model's parameter (compute dtype, its device)
+    torch::Tensor master;    // float32; the parameter itself when it is float32 and not offloaded
+    torch::Tensor grad_sum;  // float32, like master
+    torch::Tensor exp_avg, exp_avg_sq;
+    bool decay = false;
+    bool has_grad = false;  // grad_sum holds something this step
+  };
+  void copy_masters_to_params();
+
+  AdamWOptions options_;
+  std::vector<Slot> slots_;
+  int64_t steps_ = 0;
+};
+
+}  // namespace longctx

@@ -1,0 +1,110 @@
+#include "longctx/train/plan.h"
+
+#include "longctx/model/llama.h"
+
+namespace longctx {
+
+namespace {
+
+// All parameters (embedding included): what weights, gradients and the optimizer hold.
+uint64_t total_parameters(const ModelConfig& c) {
+  uint64_t n = static_cast<uint64_t>(matmul_parameters(c));
+  n += static_cast<uint64_t>(c.num_hidden_layers) * 2 * static_cast<uint64_t>(c.hidden_size);
+  n += static_cast<uint64_t>(c.hidden_size);  // final norm
+  if (!c.tie_word_embeddings) n += static_cast<uint64_t>(c.vocab_size * c.hidden_size);
+  return n;
+}
+
+}  // namespace
+
+std::vector<PlanRow> plan_training(const PlanInput& in) {
+  const ModelConfig& c = in.config;
+  const double p = in.compute_bytes;
+  const double d = static_cast<double>(c.hidden_size);
+  const double f = static_cast<double>(c.intermediate_size);
+  const double heads = static_cast<double>(c.num_attention_heads);
+  const double layers = static_cast<double>(c.num_hidden_layers);
+  const double tokens = static_cast<double>(in.seq_len) * in.micro_batch;
+  const double n = static_cast<double>(total_parameters(c));
+  const double n_matmul = static_cast<double>(matmul_parameters(c));
+
+  // Bytes per token per layer kept for backward.
+  const double attention_kept = 7 * p * d + 4 + 4 * heads;
+  const double mlp_kept = 2 * p * d + 4 * p * f + 4;
+  const double block_input = p * d;
+
+  // Forward FLOPs per token of each block (2 per multiply-add; causal attention L T d).
+  const double kv = static_cast<double>(c.num_key_value_heads * c.head_dim);
+  const double q = heads * static_cast<double>(c.head_dim);
+  const double attention_flops = 2 * d * (2 * q + 2 * kv) + 2 * static_cast<double>(in.seq_len) * d;
+  const double mlp_flops = 2 * 3 * d * f;
+  const double model_flops =
+      6 * n_matmul + 6 * layers * static_cast<double>(in.seq_len) * d;  // RECIPE.md section 5
+
+  double recomputing_layers = layers;
+  if (!in.recompute_layers.empty()) {
+    recomputing_layers = 0;
+    for (bool b : in.recompute_layers) recomputing_layers += b ? 1 : 0;
+  }
+  const double plain_layers = layers - recomputing_layers;
+
+  std::vector<PlanRow> rows;
+  for (bool offload : {false, true}) {
+    for (const char* mode : {"none", "mlp", "attention", "full"}) {
+      std::string m = mode;
+      double kept = attention_kept + mlp_kept, extra_flops = 0, transient_layer = 0;
+      if (m == "mlp") {
+        kept = attention_kept + block_input;
+        extra_flops = mlp_flops;
+        transient_layer = mlp_kept;
+      } else if (m == "attention") {
+        kept = block_input + mlp_kept;
+        extra_flops = attention_flops;
+        transient_layer = attention_kept;
+      } else if (m == "full") {
+        kept = block_input;
+        extra_flops = attention_flops + mlp_flops;
+        transient_layer = attention_kept + mlp_kept;
+      }
+      PlanRow r;
+      r.recompute = m;
+      r.offload = offload;
+      r.weights = static_cast<uint64_t>(p * n);
+      r.gradients = static_cast<uint64_t>(p * n);
+      double optimizer = 12 * n + (in.compute_bytes == 4 ? 0 : 4 * n);
+      if (offload) {
+        r.cpu_bytes = static_cast<uint64_t>(optimizer + (in.compute_bytes == 4 ? 4 * n : 0));
+      } else {
+        r.optimizer = static_cast<uint64_t>(optimizer);
+      }
+      double per_token = recomputing_layers * kept + plain_layers * (attention_kept + mlp_kept) +
+                         3 * p * d;  // embedding output, final norm input and output
+      r.activations = static_cast<uint64_t>(per_token * tokens);
+      // In backward: one recomputed layer's activations, the gradients flowing through a
+      // layer (a few [T, d] and [T, F] buffers), and one loss chunk's float32 logits with
+      // their softmax (3 copies).
+      double chunk = std::min<double>(in.loss_chunk, tokens);
+      r.transient = static_cast<uint64_t>(tokens * (transient_layer + 4 * p * d + 2 * p * f) +
+                                          3 * 4 * chunk * static_cast<double>(c.vocab_size));
+      r.total = r.weights + r.gradients + r.optimizer + r.activations + r.transient;
+      r.model_flops_per_token = model_flops;
+      r.flops_per_token = model_flops + recomputing_layers * extra_flops;
+      double step_tokens = static_cast<double>(in.seq_len) * static_cast<double>(in.rows_per_step);
+      r.step_seconds = r.flops_per_token * step_tokens / (in.peak_flops * in.assumed_mfu);
+      rows.push_back(r);
+    }
+  }
+  return rows;
+}
+
+const PlanRow* fastest_fitting(const std::vector<PlanRow>& rows, uint64_t budget_bytes,
+                               bool offload) {
+  const PlanRow* best = nullptr;
+  for (const PlanRow& r : rows) {
+    if (r.offload != offload || r.total > budget_bytes) continue;
+    if (best == nullptr || r.step_seconds < best->step_seconds) best = &r;
+  }
+  return best;
+}
+
+}  // namespace longctx

@@ -1,0 +1,63 @@
+// Predicted peak GPU memory and time per step of a training configuration, for each memory
+// option: `longctx plan` prints it, and `longctx train` refuses (or, with --recompute auto,
+// chooses) by it before it allocates anything.
+//
+// Memory is counted tensor by tensor from what the training forward keeps for backward
+// (llama.cpp's forward_train with train_ops.h), in bytes per token per layer:
+//
+//   attention block  x, norm out, q, k, v (repeated to H heads), attention out and its
+//                    [T, H*D] copy for o_proj: 7 P d (+ float32 rsqrt and logsumexp)
+//   MLP block        x, norm out, gate, silu(gate), up, silu(gate)*up: 2 P d + 4 P F
+//   recomputed block only its input: P d
+//
+// with P the compute dtype's bytes. Add weights (P N), their gradients (P N), the optimizer
+// (float32 gradient sums and moments, 12 N, plus 4 N of masters unless the compute dtype is
+// float32; none with --offload-optimizer), one layer's activations recomputed in backward,
+// and the loss's float32 logits for one chunk. Time: FLOPs per token 6 N + 6 L T d
+// (RECIPE.md section 5) plus the forward FLOPs of recomputed blocks, at an assumed fraction of
+// the device's peak (bench/README.md has the measured one).
+//
+//   std::vector<PlanRow> rows = plan_training({.config = c, .seq_len = 81920});
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "longctx/model/config.h"
+
+namespace longctx {
+
+struct PlanInput {
+  ModelConfig config;
+  uint32_t seq_len = 81920;            // tokens per row
+  uint32_t micro_batch = 1;            // rows per forward/backward
+  uint64_t rows_per_step = 1;          // rows per optimizer step
+  int compute_bytes = 2;               // 2: bfloat16, 4: float32
+  uint32_t loss_chunk = 8192;          // tokens per loss chunk
+  double peak_flops = 989e12;          // dense bf16 peak (RECIPE.md section 5)
+  double assumed_mfu = 0.45;           // of the peak, for the time estimate
+  std::vector<bool> recompute_layers;  // empty: all layers
+};
+
+struct PlanRow {
+  std::string recompute;  // none | mlp | attention | full
+  bool offload = false;
+  // GPU bytes at the peak, by part.
+  uint64_t weights = 0, gradients = 0, optimizer = 0, activations = 0, transient = 0;
+  uint64_t total = 0;
+  uint64_t cpu_bytes = 0;            // optimizer state in CPU memory (offload)
+  double flops_per_token = 0;        // hardware FLOPs, recomputation included
+  double model_flops_per_token = 0;  // RECIPE.md section 5: 6 N + 6 L T d
+  double step_seconds = 0;           // estimate
+};
+
+// Every combination of recompute (none, mlp, attention, full) and offload (off, on).
+std::vector<PlanRow> plan_training(const PlanInput& input);
+
+// The option --recompute auto takes: the fastest row that fits `budget_bytes` with the given
+// offload setting; nullptr when none fits.
+const PlanRow* fastest_fitting(const std::vector<PlanRow>& rows, uint64_t budget_bytes,
+                               bool offload);
+
+}  // namespace longctx

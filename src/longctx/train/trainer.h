@@ -1,0 +1,82 @@
+// `longctx train`: continual pretraining of a Hugging Face LLaMA checkpoint on a packed
+// dataset at long context (RECIPE.md section 3). One Trainer is one run directory:
+//
+//   RUN/config.json                  the resolved TrainConfig
+//   RUN/metrics.jsonl                one JSON object per step (units in the key names)
+//   RUN/checkpoints/step-000100/     config.json + model.safetensors (HF: transformers loads
+//                                    it), optimizer.safetensors (fp32 masters and moments),
+//                                    trainer_state.json (step, data position, metrics size)
+//   RUN/checkpoints/latest           the name of the newest complete checkpoint
+//   RUN/model/                       the final model (HF layout), written at the end
+//
+// A step: micro-batches of rows (in DataOrder) run forward_train and the chunked loss, and
+// their gradients accumulate in float32 until --batch-tokens; the loss is normalised by the
+// step's total target tokens (global-token normalisation), then clipping and AdamW.
+//
+//   Trainer trainer(config, {.resume = true});
+//   while (!trainer.done()) StepMetrics m = trainer.train_step();
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "longctx/train/train_config.h"
+
+namespace longctx {
+
+struct StepMetrics {
+  uint64_t step = 0;    // 1-based: the number of optimizer steps done
+  uint64_t tokens = 0;  // tokens trained on so far
+  double loss = 0;      // mean next-token loss of this step's tokens
+  double lr = 0;
+  double grad_norm = 0;  // before clipping
+  double step_seconds = 0;
+  double tokens_per_second = 0;
+  double mfu = 0;  // RECIPE.md section 5 (6 N + 6 L T d per token, 989 TFLOP/s)
+  double peak_memory_gib = 0;
+  nlohmann::json domain_loss;  // {"Book": 2.1, ...} on --eval-every steps, else null
+};
+
+struct TrainerOptions {
+  bool resume = false;  // continue RUN from checkpoints/latest
+  // Notes for the user (warnings, the chosen memory option); default: stderr.
+  std::function<void(const std::string&)> note;
+};
+
+class Trainer {
+ public:
+  // Validates `config`, opens the dataset, loads the model, checks that the configuration
+  // fits (plan.h) and, with options.resume, restores the newest checkpoint. Throws Error.
+  Trainer(TrainConfig config, TrainerOptions options = {});
+  ~Trainer();
+
+  const TrainConfig& config() const;  // resolved: recompute chosen, seq_len filled in
+  uint64_t step() const;              // optimizer steps done
+  uint64_t total_steps() const;
+  uint64_t rows_per_step() const;
+  bool done() const { return step() >= total_steps(); }
+
+  // One optimizer step; appends its line to metrics.jsonl. Throws Error on a non-finite loss
+  // or gradient, before touching the weights (the last checkpoint stays the newest).
+  StepMetrics train_step();
+  // Writes checkpoints/step-N (atomically: a temporary directory, then rename) and updates
+  // `latest`; removes step checkpoints beyond --keep-checkpoints.
+  std::filesystem::path save_checkpoint();
+  // The model in HF layout (RUN/model unless `dir` is given).
+  void save_model(const std::optional<std::filesystem::path>& dir = std::nullopt);
+  // The training loop: steps, checkpoints every --save-every, a checkpoint and RUN/model at
+  // the end. `on_step` sees every step's metrics (the CLI prints them).
+  void run(const std::function<void(const StepMetrics&)>& on_step = {});
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace longctx

@@ -1,0 +1,215 @@
+// End-to-end tests of `longctx train` and `longctx plan` on the CPU: a corpus made here, mixed
+// with the checked-in tiny SentencePiece model (tests/tokenizer/goldens/tiny_bpe.model), a
+// debug model from `longctx init` with the same tokenizer, then training runs: the run
+// directory's files, resume after a stop (same bytes as a straight run), settings from a
+// config file and flags, and the errors that must come before any training.
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "longctx/base/files.h"
+#include "support/fixtures.h"
+
+namespace longctx {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::CommandResult;
+
+const fs::path kTokenizer = fs::path(LONGCTX_SOURCE_DIR) / "tests/tokenizer/goldens/tiny_bpe.model";
+
+CommandResult longctx(const std::string& args) {
+  return testing::run_command(fmt::format("{} {}", LONGCTX_BINARY, args));
+}
+
+std::vector<nlohmann::json> jsonl(const fs::path& path) {
+  std::vector<nlohmann::json> lines;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+  return lines;
+}
+
+// One corpus, one mix (rows of 128 tokens, two domains) and one debug model for all tests.
+class TrainCli : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new testing::TempDir();
+    const fs::path root = dir_->path();
+    std::mt19937 rng(7);
+    const char* words[] = {"the", "keeper", "lit",  "a",    "lamp",    "at",    "night", "and",
+                           "sea", "wind",   "rose", "over", "harbour", "boats", "came",  "home"};
+    std::string corpus;
+    for (int doc = 0; doc < 60; ++doc) {
+      bool book = doc % 3 == 0;
+      int n = book ? 300 : 40;
+      std::string text;
+      for (int w = 0; w < n; ++w)
+        text += std::string(words[rng() % 16]) + (w % 12 == 11 ? ". " : " ");
+      corpus += testing::jsonl_record(text, book ? "RedPajamaBook" : "RedPajamaC4");
+    }
+    testing::write_file(root / "corpus" / "a.jsonl", corpus);
+    CommandResult mix = longctx(fmt::format(
+        "mix {} --tokenizer {} --strategy original --budget 12K --seq-len 128 --out {} -q",
+        (root / "corpus").string(), kTokenizer.string(), data().string()));
+    ASSERT_EQ(mix.exit_code, 0) << mix.err;
+    fs::create_directories(root / "tok");
+    fs::copy_file(kTokenizer, root / "tok" / "tokenizer.model");
+    CommandResult init =
+        longctx(fmt::format("init --preset debug --tokenizer {} --out {}",
+                            (root / "tok" / "tokenizer.model").string(), model().string()));
+    ASSERT_EQ(init.exit_code, 0) << init.err;
+  }
+  static void TearDownTestSuite() { delete dir_; }
+  static fs::path data() { return dir_->path() / "mix"; }
+  static fs::path model() { return dir_->path() / "model"; }
+  static fs::path run(const std::string& name) { return dir_->path() / name; }
+  // The flags every run here shares: 2 rows of 128 tokens per step on the CPU.
+  static std::string base(const std::string& out) {
+    return fmt::format(
+        "train --model {} --data {} --out {} --batch-tokens 256 --lr 1e-3 "
+        "--device cpu -q",
+        model().string(), data().string(), run(out).string());
+  }
+  static testing::TempDir* dir_;
+};
+testing::TempDir* TrainCli::dir_ = nullptr;
+
+TEST_F(TrainCli, WritesARunDirectory) {
+  CommandResult r = longctx(base("basic") + " --steps 4 --eval-every 2 --save-every 2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("4 steps"), std::string::npos) << r.out;
+  nlohmann::json config = nlohmann::json::parse(read_file(run("basic") / "config.json"));
+  EXPECT_EQ(config["seq_len"], 128);  // taken from the dataset
+  EXPECT_EQ(config["recompute"], "none");
+  EXPECT_DOUBLE_EQ(config["lr"].get<double>(), 1e-3);
+  std::vector<nlohmann::json> metrics = jsonl(run("basic") / "metrics.jsonl");
+  ASSERT_EQ(metrics.size(), 4u);
+  for (size_t i = 0; i < metrics.size(); ++i) {
+    EXPECT_EQ(metrics[i]["step"], i + 1);
+    EXPECT_EQ(metrics[i]["tokens"], 256 * (i + 1));
+    for (const char* key :
+         {"loss", "lr", "grad_norm", "tokens_per_s", "step_time_s", "mfu", "memory_peak_gib"})
+      EXPECT_TRUE(metrics[i].contains(key)) << key;
+  }
+  // Loss by domain on --eval-every steps, under the manifest's domain names.
+  ASSERT_TRUE(metrics[1].contains("domain_loss"));
+  nlohmann::json manifest = nlohmann::json::parse(read_file(data() / "manifest.json"));
+  for (const auto& [domain, entry] : metrics[1]["domain_loss"].items()) {
+    EXPECT_NE(std::find(manifest["domains"].begin(), manifest["domains"].end(), domain),
+              manifest["domains"].end())
+        << domain;
+    EXPECT_GT(entry["tokens"].get<uint64_t>(), 0u);
+  }
+  // Checkpoints: the newest two kept, latest names the last; the final model is loadable.
+  EXPECT_EQ(read_file(run("basic") / "checkpoints" / "latest"), "step-000004\n");
+  EXPECT_TRUE(fs::exists(run("basic") / "checkpoints" / "step-000002" / "optimizer.safetensors"));
+  EXPECT_TRUE(fs::exists(run("basic") / "checkpoints" / "step-000004" / "trainer_state.json"));
+  CommandResult score = longctx(fmt::format("score --model {} --text-file {} --device cpu",
+                                            (run("basic") / "model").string(),
+                                            (dir_->path() / "corpus" / "a.jsonl").string()));
+  EXPECT_EQ(score.exit_code, 0) << score.err;
+}
+
+TEST_F(TrainCli, ResumedRunEndsWithTheSameModelBytes) {
+  ASSERT_EQ(longctx(base("straight") + " --steps 4").exit_code, 0);
+  ASSERT_EQ(longctx(base("resumed") + " --steps 2").exit_code, 0);
+  CommandResult r = longctx(fmt::format("train --resume {} --steps 4 -q", run("resumed").string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("resuming"), std::string::npos) << r.err;
+  EXPECT_EQ(read_file(run("straight") / "model" / "model.safetensors"),
+            read_file(run("resumed") / "model" / "model.safetensors"));
+  EXPECT_EQ(jsonl(run("resumed") / "metrics.jsonl").size(), 4u);
+  // What changes the computation cannot change on resume; the error names the flag.
+  CommandResult changed =
+      longctx(fmt::format("train --resume {} --steps 6 --lr 0.5", run("resumed").string()));
+  EXPECT_NE(changed.exit_code, 0);
+  EXPECT_NE(changed.err.find("--lr differs"), std::string::npos) << changed.err;
+  // A finished run is not overwritten by a new one.
+  CommandResult again = longctx(base("straight") + " --steps 4");
+  EXPECT_NE(again.exit_code, 0);
+  EXPECT_NE(again.err.find("--resume"), std::string::npos) << again.err;
+}
+
+TEST_F(TrainCli, ConfigFileThenFlags) {
+  testing::write_file(dir_->path() / "train.json",
+                      R"({"lr": 5e-4, "steps": 1, "schedule": "cosine", "warmup_steps": 1})");
+  CommandResult r = longctx(fmt::format("{} --config {} --steps 2", base("configured"),
+                                        (dir_->path() / "train.json").string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json config = nlohmann::json::parse(read_file(run("configured") / "config.json"));
+  EXPECT_EQ(config["steps"], 2);  // the flag wins
+  EXPECT_EQ(config["schedule"], "cosine");
+  EXPECT_EQ(config["warmup_steps"], 1);
+  // Flags also win over the file's lr: base() passes --lr 1e-3.
+  EXPECT_DOUBLE_EQ(config["lr"].get<double>(), 1e-3);
+  std::vector<nlohmann::json> metrics = jsonl(run("configured") / "metrics.jsonl");
+  ASSERT_EQ(metrics.size(), 2u);
+  EXPECT_DOUBLE_EQ(metrics[0]["lr"].get<double>(), 1e-3);  // end of the 1-step warmup
+}
+
+TEST_F(TrainCli, ErrorsComeBeforeTraining) {
+  auto fails = [&](const std::string& args, const std::string& expected) {
+    CommandResult r = longctx(args);
+    EXPECT_NE(r.exit_code, 0) << args;
+    EXPECT_NE(r.err.find(expected), std::string::npos) << args << "\n" << r.err;
+    EXPECT_FALSE(fs::exists(run("never") / "metrics.jsonl")) << args;
+  };
+  fails(base("never") + " --steps 1 --seq-len 64", "64");
+  fails(base("never") + " --steps 1 --lr fast", "--lr");
+  fails(base("never") + " --steps 1 --schedule steep", "--schedule");
+  fails(base("never") + " --steps 1 --bogus 1", "bogus");
+  fails(base("never") + " --steps 1 --gpu-memory-gib 0.000001", "fits");
+  fails(fmt::format("train --resume {}", run("nothing-here").string()), "config.json");
+
+  // A model whose vocabulary is smaller than the dataset's tokenizer.
+  fs::path small_tok = testing::train_sentencepiece_bpe(dir_->path() / "small-tok");
+  fs::path small_model = dir_->path() / "small-model";
+  ASSERT_EQ(longctx(fmt::format("init --preset debug --tokenizer {} --out {}", small_tok.string(),
+                                small_model.string()))
+                .exit_code,
+            0);
+  fails(fmt::format("train --model {} --data {} --out {} --steps 1 --device cpu",
+                    small_model.string(), data().string(), run("never").string()),
+        "vocabulary");
+
+  // A dataset tokenized with another tokenizer (its recorded fingerprint differs).
+  fs::path other = dir_->path() / "other-mix";
+  fs::create_directories(other);
+  for (const auto& entry : fs::directory_iterator(data()))
+    fs::copy(entry.path(), other / entry.path().filename());
+  nlohmann::json manifest = nlohmann::json::parse(read_file(other / "manifest.json"));
+  manifest["tokenizer_fingerprint"] = "0000000000000000";
+  testing::write_file(other / "manifest.json", manifest.dump());
+  fails(fmt::format("train --model {} --data {} --out {} --steps 1 --device cpu", model().string(),
+                    other.string(), run("never").string()),
+        "not the model's tokenizer");
+}
+
+TEST(PlanCli, PrintsEveryMemoryOption) {
+  CommandResult r = longctx("plan --preset llama2-7b --seq-len 81920 --gpu-mem 80GiB --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json plan = nlohmann::json::parse(r.out);
+  ASSERT_EQ(plan["options"].size(), 8u);
+  EXPECT_EQ(plan["rows_per_step"], 49);  // 4M tokens / 81920, rounded
+  bool full_offload_fits = false;
+  for (const nlohmann::json& o : plan["options"]) {
+    if (o["recompute"] == "full" && o["offload_optimizer"] == true) full_offload_fits = o["fits"];
+    if (o["offload_optimizer"] == false) {
+      EXPECT_FALSE(o["fits"].get<bool>()) << o.dump();
+    }
+  }
+  EXPECT_TRUE(full_offload_fits);
+  CommandResult table = longctx("plan --preset tinyllama-1.1b --seq-len 32768");
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("recompute"), std::string::npos);
+  CommandResult bad = longctx("plan --preset debug --gpu-mem lots");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("--gpu-mem"), std::string::npos) << bad.err;
+}
+
+}  // namespace
+}  // namespace longctx

@@ -1,0 +1,158 @@
+// longctx plan: predicted peak GPU memory and time per step of a training configuration, for
+// every memory option (plan.h), so a run's settings can be chosen before it starts.
+//
+//   longctx plan --model Llama-2-7b-hf --seq-len 81920 --gpu-mem 80GiB
+//   longctx plan --preset tinyllama-1.1b --seq-len 65536 --json
+//
+// Phases: the model's config -> plan_training for each option -> a table (or JSON).
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "longctx/base/error.h"
+#include "longctx/base/text.h"
+#include "longctx/model/config.h"
+#include "longctx/model/presets.h"
+#include "longctx/train/plan.h"
+#include "longctx/train/train_config.h"
+
+namespace longctx {
+
+namespace {
+
+struct PlanFlags {
+  std::string model;
+  std::string preset;
+  uint32_t seq_len = 81920;
+  uint32_t micro_batch = 1;
+  std::string batch_tokens = "4M";
+  std::string gpu_mem = "80GiB";
+  std::string dtype = "bfloat16";
+  std::string recompute_layers = "all";
+  uint32_t loss_chunk = 8192;
+  double assumed_mfu = 0.45;
+  bool json = false;
+};
+
+// "80GiB", "80G", "80" (GiB), "141GB" (taken as GiB-sized decimal: 141e9 bytes).
+uint64_t parse_memory(std::string_view text) {
+  std::string s(text);
+  double scale = 1024.0 * 1024 * 1024;
+  for (auto [suffix, factor] : {std::pair{"GiB", 1024.0 * 1024 * 1024}, std::pair{"GB", 1e9},
+                                std::pair{"G", 1024.0 * 1024 * 1024}}) {
+    std::string_view sv(suffix);
+    if (s.size() > sv.size() && s.ends_with(sv)) {
+      s.resize(s.size() - sv.size());
+      scale = factor;
+      break;
+    }
+  }
+  char* end = nullptr;
+  double value = std::strtod(s.c_str(), &end);
+  if (s.empty() || end != s.c_str() + s.size() || !(value > 0))
+    throw Error(fmt::format("--gpu-mem: expected a size like 80GiB, got '{}'", text));
+  return static_cast<uint64_t>(value * scale);
+}
+
+int run_plan(const PlanFlags& flags) {
+  if (flags.model.empty() == flags.preset.empty())
+    throw Error("give either --model DIR or --preset NAME");
+  ModelConfig config =
+      flags.model.empty() ? model_preset(flags.preset) : load_model_config(flags.model);
+  if (flags.dtype != "bfloat16" && flags.dtype != "float32")
+    throw Error(fmt::format("--dtype '{}': use bfloat16 or float32", flags.dtype));
+  uint64_t batch = parse_count(flags.batch_tokens, "--batch-tokens");
+  uint64_t rows = std::max<uint64_t>(1, (batch + flags.seq_len / 2) / flags.seq_len);
+  rows = (rows + flags.micro_batch - 1) / flags.micro_batch * flags.micro_batch;
+  uint64_t budget = parse_memory(flags.gpu_mem);
+  PlanInput input{
+      .config = config,
+      .seq_len = flags.seq_len,
+      .micro_batch = flags.micro_batch,
+      .rows_per_step = rows,
+      .compute_bytes = flags.dtype == "float32" ? 4 : 2,
+      .loss_chunk = flags.loss_chunk,
+      .assumed_mfu = flags.assumed_mfu,
+      .recompute_layers = parse_layer_set(flags.recompute_layers, config.num_hidden_layers)};
+  std::vector<PlanRow> plan = plan_training(input);
+  const PlanRow* best = fastest_fitting(plan, budget, false);
+  const PlanRow* best_offload = fastest_fitting(plan, budget, true);
+  auto gib = [](uint64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024 * 1024); };
+
+  if (flags.json) {
+    nlohmann::json out = {{"seq_len", flags.seq_len},
+                          {"rows_per_step", rows},
+                          {"budget_gib", gib(budget)},
+                          {"assumed_mfu", flags.assumed_mfu},
+                          {"flop_convention", "6N + 6LTd per token, 989 TFLOP/s peak"},
+                          {"options", nlohmann::json::array()}};
+    for (const PlanRow& r : plan) {
+      out["options"].push_back({{"recompute", r.recompute},
+                                {"offload_optimizer", r.offload},
+                                {"weights_gib", gib(r.weights)},
+                                {"gradients_gib", gib(r.gradients)},
+                                {"optimizer_gib", gib(r.optimizer)},
+                                {"activations_gib", gib(r.activations)},
+                                {"transient_gib", gib(r.transient)},
+                                {"total_gib", gib(r.total)},
+                                {"cpu_gib", gib(r.cpu_bytes)},
+                                {"fits", r.total <= budget},
+                                {"step_time_s", r.step_seconds},
+                                {"flops_per_token", r.flops_per_token}});
+    }
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
+  }
+  std::printf("%s at %u tokens per row, %llu rows per step, %s budget %.1f GiB\n",
+              flags.model.empty() ? flags.preset.c_str() : flags.model.c_str(), flags.seq_len,
+              static_cast<unsigned long long>(rows), flags.dtype.c_str(), gib(budget));
+  std::printf("%-10s %-8s %8s %8s %9s %11s %9s %8s %5s %11s %9s\n", "recompute", "offload",
+              "weights", "grads", "optimizer", "activations", "transient", "total", "fits",
+              "step time s", "tokens/s");
+  for (const PlanRow& r : plan) {
+    std::string mark = (&r == best || &r == best_offload) ? " <" : "";
+    double step_tokens = static_cast<double>(rows) * flags.seq_len;
+    std::printf("%-10s %-8s %8.1f %8.1f %9.1f %11.1f %9.1f %8.1f %5s %11.2f %9.0f%s\n",
+                r.recompute.c_str(), r.offload ? "yes" : "no", gib(r.weights), gib(r.gradients),
+                gib(r.optimizer), gib(r.activations), gib(r.transient), gib(r.total),
+                r.total <= budget ? "yes" : "no", r.step_seconds, step_tokens / r.step_seconds,
+                mark.c_str());
+  }
+  std::printf(
+      "GiB on the GPU; offload keeps %.1f GiB of optimizer state in CPU memory. Step time "
+      "assumes %.0f%% MFU (6N + 6LTd FLOPs per token, 989 TFLOP/s) plus recomputation.\n"
+      "< marks what --recompute auto picks (without and with --offload-optimizer).\n",
+      gib(plan.back().cpu_bytes), 100 * flags.assumed_mfu);
+  return 0;
+}
+
+}  // namespace
+
+CommandRun add_plan_command(CLI::App& app) {
+  auto flags = std::make_shared<PlanFlags>();
+  CLI::App* command = app.add_subcommand(
+      "plan", "Predict peak GPU memory and step time of `longctx train` for each memory option");
+  command->add_option("--model", flags->model, "Hugging Face model directory");
+  command->add_option("--preset", flags->preset, "Or a preset shape (see longctx init)");
+  command->add_option("--seq-len", flags->seq_len, "Tokens per row")->capture_default_str();
+  command->add_option("--micro-batch", flags->micro_batch, "Rows per forward/backward")
+      ->capture_default_str();
+  command->add_option("--batch-tokens", flags->batch_tokens, "Tokens per optimizer step")
+      ->capture_default_str();
+  command->add_option("--gpu-mem", flags->gpu_mem, "GPU memory budget (80GiB, 141GB)")
+      ->capture_default_str();
+  command->add_option("--dtype", flags->dtype, "Compute dtype: bfloat16 or float32")
+      ->capture_default_str();
+  command->add_option("--recompute-layers", flags->recompute_layers, "Layers that recompute")
+      ->capture_default_str();
+  command->add_option("--loss-chunk", flags->loss_chunk, "Tokens per loss chunk")
+      ->capture_default_str();
+  command->add_option("--assumed-mfu", flags->assumed_mfu, "MFU the step time assumes")
+      ->capture_default_str();
+  command->add_flag("--json", flags->json, "Print JSON instead of a table");
+  return [flags] { return run_plan(*flags); };
+}
+
+}  // namespace longctx
