@@ -1,8 +1,8 @@
 // Training throughput of `longctx train` on one GPU (issue 6's benchmark): tokens/s, MFU and
 // peak memory of full optimizer steps, one row of T tokens per step.
 //
-//   longctx_bench_train --shape tinyllama-1.1b --lengths 8192,32768,65536 --steps 4 \
-//       --recompute auto --json out.jsonl
+//   longctx_bench_train --shape tinyllama-1.1b --lengths 8192,32768,65536 --steps 4
+//       --recompute auto --json out.jsonl [--profile trace.json]   (one line)
 //
 // For each length: a random-weight model directory (bf16, transformers' init) and a Megatron
 // dataset of random tokens in a scratch directory, then a Trainer (trainer.h) exactly as the
@@ -12,6 +12,7 @@
 // --max tries 64K, 128K, 256K (one step each) until one fails; --budget-gib 1000 skips the
 // plan's refusal so the GPU itself says what fits.
 #include <c10/cuda/CUDACachingAllocator.h>
+#include <torch/csrc/autograd/profiler_kineto.h>
 #include <fmt/format.h>
 #include <torch/torch.h>
 
@@ -55,7 +56,7 @@ struct Result {
 
 Result measure(const fs::path& scratch, const fs::path& model_dir, const longctx::ModelConfig& c,
                uint32_t t, int steps, const std::string& recompute, bool offload,
-               double budget_gib) {
+               double budget_gib, const std::string& profile) {
   Result r;
   fs::path data = scratch / fmt::format("data-{}", t);
   write_random_dataset(data, static_cast<uint64_t>(steps) + 1, t, c.vocab_size);
@@ -78,7 +79,17 @@ Result measure(const fs::path& scratch, const fs::path& model_dir, const longctx
     r.recompute = trainer.config().recompute;
     std::vector<double> tps, mfu, peak;
     for (int s = 0; s < steps; ++s) {
+      // --profile: a kineto trace (CPU ops and CUDA kernels) of the last step.
+      bool tracing = !profile.empty() && s == steps - 1;
+      namespace prof = torch::profiler::impl;
+      prof::ProfilerConfig trace_config(prof::ProfilerState::KINETO);
+      std::set<prof::ActivityType> activities{prof::ActivityType::CPU, prof::ActivityType::CUDA};
+      if (tracing) {
+        torch::autograd::profiler::prepareProfiler(trace_config, activities);
+        torch::autograd::profiler::enableProfiler(trace_config, activities);
+      }
       longctx::StepMetrics m = trainer.train_step();
+      if (tracing) torch::autograd::profiler::disableProfiler()->save(profile);
       if (s == 0 && steps > 1) continue;  // warm-up
       tps.push_back(m.tokens_per_second);
       mfu.push_back(m.mfu);
@@ -113,6 +124,7 @@ int main(int argc, char** argv) {
   int steps = 4;
   bool find_max = false, offload = false;
   double budget_gib = 0;  // 0: the device's memory; large: skip the plan, find out by running
+  std::string profile;
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
     auto value = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
@@ -160,7 +172,7 @@ int main(int argc, char** argv) {
   }
   for (uint32_t t : lengths) {
     Result r = measure(scratch, model_dir, config, t, find_max ? 1 : steps, recompute, offload,
-                       budget_gib);
+                       budget_gib, profile);
     if (!r.ok) {
       std::printf("| %s | %u | %s | failed: %s | | | |\n", shape.c_str(), t, recompute.c_str(),
                   r.error.substr(0, 120).c_str());

@@ -16,6 +16,13 @@
 
 #include "longctx/base/error.h"
 
+// PyTorch 2.9+ has a fused RMSNorm kernel pair (one pass forward, one backward) on CUDA.
+#if __has_include(<ATen/ops/_fused_rms_norm.h>) && __has_include(<ATen/ops/_fused_rms_norm_backward.h>)
+#include <ATen/ops/_fused_rms_norm.h>
+#include <ATen/ops/_fused_rms_norm_backward.h>
+#define LONGCTX_FUSED_RMS_NORM 1
+#endif
+
 namespace longctx {
 
 namespace {
@@ -200,7 +207,33 @@ struct LmHeadLossFunction : torch::autograd::Function<LmHeadLossFunction> {
 
 }  // namespace
 
+#ifdef LONGCTX_FUSED_RMS_NORM
+// On CUDA the two fused kernels replace a dozen float32 passes over [T, d]. They round once,
+// w * x * rsqrt(...) in float32 then cast, where transformers casts before multiplying by w:
+// results differ from the plain formula by one bf16 rounding, which training tolerates (the
+// inference path keeps transformers' exact order).
+struct FusedRmsNormFunction : torch::autograd::Function<FusedRmsNormFunction> {
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x,
+                               const torch::Tensor& weight, double eps) {
+    auto [y, rstd] = at::_fused_rms_norm(x, {x.size(-1)}, weight, eps);
+    ctx->save_for_backward({x, weight, rstd});
+    return y;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
+    variable_list saved = ctx->get_saved_variables();
+    auto [grad_x, grad_weight] = at::_fused_rms_norm_backward(
+        grad_outputs[0].contiguous(), saved[0], {saved[0].size(-1)}, saved[2], saved[1],
+        {ctx->needs_input_grad(0), ctx->needs_input_grad(1)});
+    return {grad_x, grad_weight, torch::Tensor()};
+  }
+};
+#endif
+
 torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
+#ifdef LONGCTX_FUSED_RMS_NORM
+  if (x.is_cuda() && x.scalar_type() == weight.scalar_type() && x.is_contiguous())
+    return FusedRmsNormFunction::apply(x, weight, eps);
+#endif
   return RmsNormFunction::apply(x, weight, eps);
 }
 

@@ -35,13 +35,26 @@ MasterAdamW::MasterAdamW(const torch::OrderedDict<std::string, torch::Tensor>& p
     torch::Device home = options.offload ? torch::Device(torch::kCPU) : p.device();
     auto f32 = torch::TensorOptions().dtype(torch::kFloat).device(home);
     bool pin = options.offload && p.device().is_cuda();
+    // Pinned memory speeds the copies to and from the GPU; fall back to pageable memory when
+    // the system will not pin that much (7B offloaded is about 100 GiB).
+    auto host = [&](bool zero) {
+      if (pin) {
+        try {
+          torch::Tensor t = torch::empty(p.sizes(), f32.pinned_memory(true));
+          return zero ? t.zero_() : t;
+        } catch (const c10::Error&) {
+          pin = false;
+        }
+      }
+      return zero ? torch::zeros(p.sizes(), f32) : torch::empty(p.sizes(), f32);
+    };
     if (p.scalar_type() == torch::kFloat && !options.offload) {
       s.master = p;  // float32 training: the parameter is its own master
     } else {
-      s.master = torch::empty(p.sizes(), f32.pinned_memory(pin));
+      s.master = host(/*zero=*/false);
       s.master.copy_(p);
     }
-    s.grad_sum = torch::zeros(p.sizes(), f32.pinned_memory(pin));
+    s.grad_sum = host(/*zero=*/true);
     s.exp_avg = torch::zeros(p.sizes(), f32);
     s.exp_avg_sq = torch::zeros(p.sizes(), f32);
     slots_.push_back(std::move(s));
