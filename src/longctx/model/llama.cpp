@@ -108,19 +108,19 @@ torch::Tensor LlamaAttentionImpl::forward_train(const torch::Tensor& x, const to
   torch::Tensor k = k_proj(x).view({b, t, kv_heads, head_dim}).transpose(1, 2);  // [B, K, T, D]
   torch::Tensor v = v_proj(x).view({b, t, kv_heads, head_dim}).transpose(1, 2);  // [B, K, T, D]
   q = apply_rotary(q, cos, sin);
-  k = repeat_kv(apply_rotary(k, cos, sin), heads / kv_heads);  // [B, H, T, D]
-  v = repeat_kv(v, heads / kv_heads);
+  k = apply_rotary(k, cos, sin);
   torch::Tensor out;
   if (bounds.empty()) {
-    out = causal_attention(q, k, v);  // [B, H, T, D]
+    out = causal_attention_gqa(q, k, v);  // [B, H, T, D]
   } else {
     // Document masking: each document attends causally within itself only.
     // bounds [0, 3, 7] over T = 7: tokens 0-2 see 0-2; tokens 3-6 see 3-6.
     std::vector<torch::Tensor> pieces;
     for (size_t i = 0; i + 1 < bounds.size(); ++i) {
       int64_t begin = bounds[i], length = bounds[i + 1] - bounds[i];
-      pieces.push_back(causal_attention(q.narrow(2, begin, length), k.narrow(2, begin, length),
-                                        v.narrow(2, begin, length)));
+      pieces.push_back(causal_attention_gqa(q.narrow(2, begin, length),
+                                            k.narrow(2, begin, length),
+                                            v.narrow(2, begin, length)));
     }
     out = torch::cat(pieces, 2);
   }

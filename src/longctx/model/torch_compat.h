@@ -44,4 +44,25 @@ inline torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tenso
 #endif
 }
 
+// Causal self-attention for training (Tq == Tk) with grouped-query heads: q [B, H, T, D],
+// k, v [B, K, T, D], H a multiple of K. libtorch 2.5+ passes the groups to the kernel
+// (enable_gqa: no [B, H, T, D] copies of k and v, in memory or in backward); older ones repeat
+// k and v to H heads first.
+inline torch::Tensor causal_attention_gqa(const torch::Tensor& q, const torch::Tensor& k,
+                                          const torch::Tensor& v) {
+  int64_t groups = q.size(1) / k.size(1);
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 5)
+  if (groups > 1 && q.is_cuda()) {
+    return at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true,
+                                            /*scale=*/std::nullopt, /*enable_gqa=*/true);
+  }
+#endif
+  auto repeat = [groups](const torch::Tensor& x) {  // [B, K, T, D] -> [B, K * groups, T, D]
+    if (groups == 1) return x;
+    auto b = x.size(0), kv = x.size(1), t = x.size(2), d = x.size(3);
+    return x.unsqueeze(2).expand({b, kv, groups, t, d}).reshape({b, kv * groups, t, d});
+  };
+  return causal_attention(q, repeat(k), repeat(v));
+}
+
 }  // namespace longctx

@@ -29,12 +29,12 @@ std::vector<PlanRow> plan_training(const PlanInput& in) {
   const double n_matmul = static_cast<double>(matmul_parameters(c));
 
   // Bytes per token per layer kept for backward.
-  const double attention_kept = 7 * p * d + 4 + 4 * heads;
+  const double kv = static_cast<double>(c.num_key_value_heads * c.head_dim);
+  const double attention_kept = 5 * p * d + 2 * p * kv + 4 + 4 * heads;
   const double mlp_kept = 2 * p * d + 4 * p * f + 4;
   const double block_input = p * d;
 
   // Forward FLOPs per token of each block (2 per multiply-add; causal attention L T d).
-  const double kv = static_cast<double>(c.num_key_value_heads * c.head_dim);
   const double q = heads * static_cast<double>(c.head_dim);
   const double attention_flops = 2 * d * (2 * q + 2 * kv) + 2 * static_cast<double>(in.seq_len) * d;
   const double mlp_flops = 2 * 3 * d * f;

@@ -5,8 +5,9 @@
 // Memory is counted tensor by tensor from what the training forward keeps for backward
 // (llama.cpp's forward_train with train_ops.h), in bytes per token per layer:
 //
-//   attention block  x, norm out, q, k, v (repeated to H heads), attention out and its
-//                    [T, H*D] copy for o_proj: 7 P d (+ float32 rsqrt and logsumexp)
+//   attention block  x, norm out, q, attention out and its [T, H*D] copy for o_proj: 5 P d;
+//                    k and v at their K heads (sdpa's enable_gqa): 2 P K D; float32 rsqrt
+//                    and logsumexp
 //   MLP block        x, norm out, gate, silu(gate), up, silu(gate)*up: 2 P d + 4 P F
 //   recomputed block only its input: P d
 //
