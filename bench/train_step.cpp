@@ -17,6 +17,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -75,7 +76,10 @@ Result measure(const fs::path& scratch, const fs::path& model_dir, const longctx
   config.eval_every = 0;
   config.gpu_memory_gib = budget_gib;
   try {
+    auto t0 = std::chrono::steady_clock::now();
     longctx::Trainer trainer(config, {.note = [](const std::string&) {}});
+    std::fprintf(stderr, "  trainer ready in %.1f s (model load, optimizer state)\n",
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     r.recompute = trainer.config().recompute;
     std::vector<double> tps, mfu, peak;
     for (int s = 0; s < steps; ++s) {
@@ -89,6 +93,8 @@ Result measure(const fs::path& scratch, const fs::path& model_dir, const longctx
         torch::autograd::profiler::enableProfiler(trace_config, activities);
       }
       longctx::StepMetrics m = trainer.train_step();
+      std::fprintf(stderr, "  step %d: %.1f s, %.0f tokens/s, loss %.3f, peak %.1f GiB\n", s + 1,
+                   m.step_seconds, m.tokens_per_second, m.loss, m.peak_memory_gib);
       if (tracing) torch::autograd::profiler::disableProfiler()->save(profile);
       if (s == 0 && steps > 1) continue;  // warm-up
       tps.push_back(m.tokens_per_second);
@@ -154,9 +160,27 @@ int main(int argc, char** argv) {
   longctx::ModelConfig config = longctx::model_preset(shape);
   fs::path model_dir = scratch / ("model-" + shape);
   if (!fs::exists(model_dir / "config.json")) {
-    longctx::LlamaForCausalLM model = longctx::init_model(config, 0);
+    // Random bf16 weights drawn on the GPU (transformers' N(0, 0.02), norms 1): seconds for a
+    // 7B shape, where CPU init takes minutes.
+    auto t0 = std::chrono::steady_clock::now();
+    longctx::LlamaForCausalLM model(config);
+    model->to(torch::kCUDA, torch::kBFloat16);
+    {
+      torch::NoGradGuard no_grad;
+      torch::manual_seed(0);
+      for (auto& p : model->named_parameters()) {
+        if (p.key().ends_with("norm.weight")) {
+          p.value().fill_(1.0);
+        } else {
+          p.value().normal_(0.0, 0.02);
+        }
+      }
+    }
     longctx::save_model(model, model_dir, torch::kBFloat16);
+    std::fprintf(stderr, "  random %s written in %.1f s\n", shape.c_str(),
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
+  c10::cuda::CUDACachingAllocator::emptyCache();
   std::ofstream json;
   if (!json_path.empty()) json.open(json_path, std::ios::app);
   std::printf("| shape | tokens | recompute | tokens/s | MFU | peak GiB | plan GiB |\n");
