@@ -11,7 +11,9 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -29,6 +31,13 @@ namespace longctx {
 namespace {
 
 namespace fs = std::filesystem;
+
+// SIGINT/SIGTERM: finish the step, write a checkpoint, exit (a second signal kills at once).
+volatile std::sig_atomic_t g_stop = 0;
+extern "C" void request_stop(int signal) {
+  if (g_stop) std::_Exit(128 + signal);
+  g_stop = 1;
+}
 
 struct TrainFlags {
   std::string config_file;
@@ -101,7 +110,10 @@ TrainConfig resolve(const TrainFlags& flags) {
 int run_train(const TrainFlags& flags) {
   TrainConfig config = resolve(flags);
   check_tokenizer(config);
-  Trainer trainer(config, {.resume = !flags.resume.empty()});
+  std::signal(SIGINT, request_stop);
+  std::signal(SIGTERM, request_stop);
+  Trainer trainer(config,
+                  {.resume = !flags.resume.empty(), .stop_requested = [] { return g_stop != 0; }});
   const TrainConfig& c = trainer.config();
   std::fprintf(stderr,
                "longctx train: %llu steps of %llu rows x %u tokens (%s tokens per step), "
@@ -133,6 +145,12 @@ int run_train(const TrainFlags& flags) {
       std::fprintf(stderr, "  loss by domain:%s\n", text.c_str());
     }
   });
+  if (!trainer.done()) {
+    std::printf("%s: stopped at step %llu of %llu; continue with --resume %s\n", c.out.c_str(),
+                static_cast<unsigned long long>(trainer.step()),
+                static_cast<unsigned long long>(trainer.total_steps()), c.out.c_str());
+    return 130;
+  }
   std::printf("%s: %llu steps, %s tokens; model in %s\n", c.out.c_str(),
               static_cast<unsigned long long>(trainer.step()),
               format_count(trainer.step() * trainer.rows_per_step() * c.seq_len).c_str(),

@@ -125,13 +125,31 @@ TEST_F(TrainCli, ResumedRunEndsWithTheSameModelBytes) {
   EXPECT_EQ(jsonl(run("resumed") / "metrics.jsonl").size(), 4u);
   // What changes the computation cannot change on resume; the error names the flag.
   CommandResult changed =
-      longctx(fmt::format("train --resume {} --steps 6 --lr 0.5", run("resumed").string()));
+      longctx(fmt::format("train --resume {} --steps 6 --seed 5", run("resumed").string()));
   EXPECT_NE(changed.exit_code, 0);
-  EXPECT_NE(changed.err.find("--lr differs"), std::string::npos) << changed.err;
+  EXPECT_NE(changed.err.find("--seed differs"), std::string::npos) << changed.err;
   // A finished run is not overwritten by a new one.
   CommandResult again = longctx(base("straight") + " --steps 4");
   EXPECT_NE(again.exit_code, 0);
   EXPECT_NE(again.err.find("--resume"), std::string::npos) << again.err;
+}
+
+TEST_F(TrainCli, SigtermCheckpointsAndTheRunResumes) {
+  // A preempted job: SIGTERM ends the step in progress, writes a checkpoint and exits 130.
+  CommandResult r = testing::run_command(fmt::format(
+      "{} {} --steps 1000000 >/dev/null 2>&1 & pid=$!; sleep 3; kill -TERM $pid; wait $pid; "
+      "echo exit=$?",
+      LONGCTX_BINARY, base("preempted")));
+  ASSERT_NE(r.out.find("exit=130"), std::string::npos) << r.out << r.err;
+  std::string latest = read_file(run("preempted") / "checkpoints" / "latest");
+  uint64_t step = std::stoull(latest.substr(5));
+  ASSERT_GT(step, 0u);
+  // Every step before the signal is in metrics.jsonl, flushed line by line.
+  EXPECT_EQ(jsonl(run("preempted") / "metrics.jsonl").size(), step);
+  CommandResult resumed =
+      longctx(fmt::format("train --resume {} --steps {} -q", run("preempted").string(), step + 2));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(jsonl(run("preempted") / "metrics.jsonl").size(), step + 2);
 }
 
 TEST_F(TrainCli, ConfigFileThenFlags) {

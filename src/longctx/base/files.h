@@ -52,6 +52,8 @@ class AppendFile {
   void append(const void* data, size_t bytes);
   // Writes out the buffer and fsyncs; returns size().
   uint64_t sync();
+  // Writes the buffer out (no fsync): readers such as `tail -f` see every line so far.
+  void flush() { flush_buffer(); }
   // Bytes appended so far, buffered ones included.
   uint64_t size() const { return size_; }
   const std::filesystem::path& path() const { return path_; }

@@ -14,9 +14,9 @@
 // with P the compute dtype's bytes. Add weights (P N), their gradients (P N), the optimizer
 // (float32 gradient sums and moments, 12 N, plus 4 N of masters unless the compute dtype is
 // float32; none with --offload-optimizer), and the larger of one recomputed layer's
-// activations with its gradient buffers and the loss's float32 logits for one chunk. Time: FLOPs per token 6 N + 6 L T d
-// (RECIPE.md section 5) plus the forward FLOPs of recomputed blocks, at an assumed fraction of
-// the device's peak (bench/README.md has the measured one).
+// activations with its gradient buffers and the loss's float32 logits for one chunk. Time: FLOPs
+// per token 6 N + 6 L T d (RECIPE.md section 5) plus the forward FLOPs of recomputed blocks, at an
+// assumed fraction of the device's peak (bench/README.md has the measured one).
 //
 //   std::vector<PlanRow> rows = plan_training({.config = c, .seq_len = 81920});
 #pragma once

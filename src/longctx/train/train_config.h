@@ -79,7 +79,9 @@ struct TrainConfig {
     std::string_view help;
   };
   static const std::vector<Setting>& settings();
-  // Settings a resumed run may change: they do not change what the model computes.
+  // Settings a resumed run may change: those that do not change what the model computes, and
+  // lr and grad_clip, the ways out of a diverging run (a resumed run with them changed is no
+  // longer the same as a straight one).
   static bool resumable_change(std::string_view name);
 };
 

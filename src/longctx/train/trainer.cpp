@@ -308,8 +308,8 @@ StepMetrics Trainer::train_step() {
     s.optimizer->zero_grad();
     return Error(fmt::format("step {}: the {} is {} (not finite); the weights were not updated",
                              s.step + 1, what, value),
-                 "the newest checkpoint in checkpoints/ is the last good state; lower --lr or "
-                 "check the data, then --resume");
+                 "the newest checkpoint in checkpoints/ is the last good state: --resume with a "
+                 "lower --lr or --grad-clip, or check the data");
   };
   if (!std::isfinite(loss)) throw refuse("loss", loss);
   double norm = s.optimizer->clip_grad_norm(c.grad_clip);
@@ -351,6 +351,7 @@ StepMetrics Trainer::train_step() {
   }
   std::string text = line.dump() + "\n";
   s.metrics->append(text.data(), text.size());
+  s.metrics->flush();
   return m;
 }
 
@@ -408,6 +409,11 @@ void Trainer::run(const std::function<void(const StepMetrics&)>& on_step) {
   while (!done()) {
     StepMetrics m = train_step();
     if (on_step) on_step(m);
+    if (s.options.stop_requested && s.options.stop_requested()) {
+      save_checkpoint();
+      s.note(fmt::format("stopped at step {}; continue with --resume {}", s.step, s.run.string()));
+      return;
+    }
     if (s.config.save_every != 0 && s.step % s.config.save_every == 0 && !done()) save_checkpoint();
   }
   save_checkpoint();

@@ -40,13 +40,17 @@ struct StepMetrics {
   double tokens_per_second = 0;
   double mfu = 0;  // RECIPE.md section 5 (6 N + 6 L T d per token, 989 TFLOP/s)
   double peak_memory_gib = 0;
-  nlohmann::json domain_loss;  // {"Book": 2.1, ...} on --eval-every steps, else null
+  // {"Book": {"loss": 2.1, "tokens": 81919}, ...} on --eval-every steps, else null
+  nlohmann::json domain_loss;
 };
 
 struct TrainerOptions {
   bool resume = false;  // continue RUN from checkpoints/latest
   // Notes for the user (warnings, the chosen memory option); default: stderr.
   std::function<void(const std::string&)> note;
+  // Polled after every step by run(): true saves a checkpoint and returns early (the CLI sets
+  // it on SIGINT/SIGTERM, so a preempted job resumes from its last step).
+  std::function<bool()> stop_requested;
 };
 
 class Trainer {
@@ -71,7 +75,7 @@ class Trainer {
   // The model in HF layout (RUN/model unless `dir` is given).
   void save_model(const std::optional<std::filesystem::path>& dir = std::nullopt);
   // The training loop: steps, checkpoints every --save-every, a checkpoint and RUN/model at
-  // the end. `on_step` sees every step's metrics (the CLI prints them).
+  // the end (or only a checkpoint when stop_requested). `on_step` sees every step's metrics.
   void run(const std::function<void(const StepMetrics&)>& on_step = {});
 
  private:
