@@ -8,6 +8,15 @@
 #include "longctx/model/checkpoint.h"
 #include "longctx/model/safetensors.h"
 
+// Multi-tensor ("foreach") kernels: one call over every parameter instead of one per tensor,
+// which on a GPU host is what the optimizer phase of a step spends its time on.
+#if __has_include(<ATen/ops/_foreach_copy.h>) && __has_include(<ATen/ops/_foreach_norm.h>)
+#include <ATen/ops/_foreach_copy.h>
+#include <ATen/ops/_foreach_mul.h>
+#include <ATen/ops/_foreach_norm.h>
+#define LONGCTX_FOREACH 1
+#endif
+
 namespace longctx {
 
 namespace {
@@ -63,6 +72,24 @@ MasterAdamW::MasterAdamW(const torch::OrderedDict<std::string, torch::Tensor>& p
 
 void MasterAdamW::accumulate() {
   torch::NoGradGuard no_grad;
+#ifdef LONGCTX_FOREACH
+  // The first micro-batch of a step on the GPU: every gradient copied (and widened) at once.
+  bool first_on_gpu = !slots_.empty();
+  for (const Slot& s : slots_)
+    first_on_gpu = first_on_gpu && !s.has_grad && s.param.grad().defined() &&
+                   s.grad_sum.is_cuda() && s.param.is_cuda();
+  if (first_on_gpu) {
+    std::vector<torch::Tensor> sums, grads;
+    for (Slot& s : slots_) {
+      sums.push_back(s.grad_sum);
+      grads.push_back(s.param.grad());
+      s.has_grad = true;
+    }
+    at::_foreach_copy_(sums, grads);
+    for (Slot& s : slots_) s.param.mutable_grad() = torch::Tensor();
+    return;
+  }
+#endif
   for (Slot& s : slots_) {
     torch::Tensor& grad = s.param.mutable_grad();
     if (!grad.defined()) continue;
@@ -78,17 +105,21 @@ void MasterAdamW::accumulate() {
 
 double MasterAdamW::clip_grad_norm(double max_norm) {
   torch::NoGradGuard no_grad;
-  std::vector<torch::Tensor> norms;
+  std::vector<torch::Tensor> sums;
   for (Slot& s : slots_)
-    if (s.has_grad) norms.push_back(s.grad_sum.norm(2).to(torch::kDouble).reshape({1}));
-  if (norms.empty()) return 0.0;
+    if (s.has_grad) sums.push_back(s.grad_sum);
+  if (sums.empty()) return 0.0;
   // Per-tensor norms in float32 (as torch's clip_grad_norm_), combined in float64.
-  double norm = torch::cat(norms).norm(2).item<double>();
+  std::vector<torch::Tensor> norms;
+#ifdef LONGCTX_FOREACH
+  if (sums.front().is_cuda()) norms = at::_foreach_norm(sums, 2);
+#endif
+  if (norms.empty())
+    for (const torch::Tensor& g : sums) norms.push_back(g.norm(2));
+  double norm = torch::stack(norms).to(torch::kDouble).norm(2).item<double>();
   if (max_norm > 0 && std::isfinite(norm)) {
     double coef = max_norm / (norm + 1e-6);
-    if (coef < 1.0)
-      for (Slot& s : slots_)
-        if (s.has_grad) s.grad_sum.mul_(coef);
+    if (coef < 1.0) at::_foreach_mul_(sums, coef);
   }
   return norm;
 }
@@ -146,6 +177,18 @@ void MasterAdamW::zero_grad() {
 
 void MasterAdamW::copy_masters_to_params() {
   torch::NoGradGuard no_grad;
+#ifdef LONGCTX_FOREACH
+  if (!slots_.empty() && slots_.front().master.is_cuda() &&
+      !slots_.front().master.is_same(slots_.front().param)) {
+    std::vector<torch::Tensor> params, masters;
+    for (Slot& s : slots_) {
+      params.push_back(s.param);
+      masters.push_back(s.master);
+    }
+    at::_foreach_copy_(params, masters);
+    return;
+  }
+#endif
   for (Slot& s : slots_)
     if (!s.master.is_same(s.param)) s.param.copy_(s.master, /*non_blocking=*/false);
 }
