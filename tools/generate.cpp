@@ -3,12 +3,11 @@
 //
 //   longctx generate --model Llama-2-7b-hf --prompt-file haystack.txt --max-new-tokens 50
 //
-// Phases: load the model and tokenizer -> tokenize the prompt (BOS first) -> prefill it in
-// chunks into a preallocated KV cache -> take the argmax token by token until
-// --max-new-tokens or a stop token -> print the continuation.
+// Phases: load the model and tokenizer -> tokenize the prompt (BOS first) -> Generator
+// (model/generation.h): prefill in chunks into a preallocated KV cache, argmax token by token
+// until --max-new-tokens or a stop token -> print the continuation.
 #include <fmt/format.h>
 
-#include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -16,6 +15,7 @@
 #include "longctx/base/error.h"
 #include "longctx/base/files.h"
 #include "longctx/data/tokenizer.h"
+#include "longctx/model/generation.h"
 #include "model_flags.h"
 
 namespace longctx {
@@ -43,40 +43,14 @@ int run_generate(const GenerateFlags& flags) {
   prompt.insert(prompt.end(), body.begin(), body.end());
   if (prompt.empty()) throw Error("the prompt is empty");
 
-  torch::NoGradGuard no_grad;
+  torch::ScalarType dtype = options.dtype.value_or(default_dtype(options.device));
   auto t = static_cast<int64_t>(prompt.size());
-  torch::Tensor ids =
-      torch::tensor(std::vector<int64_t>(prompt.begin(), prompt.end()), torch::kLong)
-          .unsqueeze(0)
-          .to(options.device);  // [1, T]
-  KvCache cache(model->config(), 1, t + flags.max_new_tokens, options.device,
-                options.dtype.value_or(default_dtype(options.device)));
-  auto started = std::chrono::steady_clock::now();
-  torch::Tensor last;  // [1, 1, d]: hidden state of the newest token
-  for (int64_t start = 0; start < t; start += flags.chunk_tokens) {
-    int64_t end = std::min(start + flags.chunk_tokens, t);
-    last = model->forward_hidden(ids.slice(1, start, end), start, &cache).slice(1, -1);
-  }
-  double prefill_s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-
-  const std::vector<int64_t>& stops = model->config().eos_token_ids;
-  std::vector<int32_t> generated;
-  std::string stop_reason = "max_new_tokens";
-  for (int64_t i = 0; i < flags.max_new_tokens; ++i) {
-    auto next = model->logits(last).argmax(-1).item<int64_t>();  // greedy
-    if (std::find(stops.begin(), stops.end(), next) != stops.end()) {
-      stop_reason = "stop_token";
-      break;
-    }
-    generated.push_back(static_cast<int32_t>(next));
-    if (i + 1 == flags.max_new_tokens) break;
-    torch::Tensor step =
-        torch::full({1, 1}, next, torch::dtype(torch::kLong).device(options.device));
-    last = model->forward_hidden(step, t + i, &cache);
-  }
-  double total_s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  Generator generator(model, t + flags.max_new_tokens, options.device, dtype);
+  GenerationResult r = generator.generate(
+      prompt, {.max_new_tokens = flags.max_new_tokens, .chunk_tokens = flags.chunk_tokens});
+  const std::vector<int32_t>& generated = r.generated;
+  const std::string& stop_reason = r.stop_reason;
+  double prefill_s = r.prefill_seconds, total_s = r.total_seconds;
   std::string continuation = tokenizer->decode(generated);
   if (flags.json) {
     nlohmann::json out = {{"prompt_tokens", t},           {"generated_ids", generated},
