@@ -19,5 +19,6 @@ CommandRun add_init_command(CLI::App& app);
 CommandRun add_rope_command(CLI::App& app);
 CommandRun add_train_command(CLI::App& app);
 CommandRun add_plan_command(CLI::App& app);
+CommandRun add_needle_command(CLI::App& app);
 
 }  // namespace longctx

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   commands["generate"] = longctx::add_generate_command(app);
   commands["plan"] = longctx::add_plan_command(app);
   commands["train"] = longctx::add_train_command(app);
+  commands["needle"] = longctx::add_needle_command(app);
 
   try {
     app.parse(argc, argv);

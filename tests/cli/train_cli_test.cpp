@@ -26,13 +26,6 @@ CommandResult longctx(const std::string& args) {
   return testing::run_command(fmt::format("{} {}", LONGCTX_BINARY, args));
 }
 
-std::vector<nlohmann::json> jsonl(const fs::path& path) {
-  std::vector<nlohmann::json> lines;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
-  return lines;
-}
-
 // One corpus, one mix (rows of 128 tokens, two domains) and one debug model for all tests.
 class TrainCli : public ::testing::Test {
  protected:
@@ -86,7 +79,7 @@ TEST_F(TrainCli, WritesARunDirectory) {
   EXPECT_EQ(config["seq_len"], 128);  // taken from the dataset
   EXPECT_EQ(config["recompute"], "none");
   EXPECT_DOUBLE_EQ(config["lr"].get<double>(), 1e-3);
-  std::vector<nlohmann::json> metrics = jsonl(run("basic") / "metrics.jsonl");
+  std::vector<nlohmann::json> metrics = testing::read_jsonl(run("basic") / "metrics.jsonl");
   ASSERT_EQ(metrics.size(), 4u);
   for (size_t i = 0; i < metrics.size(); ++i) {
     EXPECT_EQ(metrics[i]["step"], i + 1);
@@ -122,7 +115,7 @@ TEST_F(TrainCli, ResumedRunEndsWithTheSameModelBytes) {
   EXPECT_NE(r.err.find("resuming"), std::string::npos) << r.err;
   EXPECT_EQ(read_file(run("straight") / "model" / "model.safetensors"),
             read_file(run("resumed") / "model" / "model.safetensors"));
-  EXPECT_EQ(jsonl(run("resumed") / "metrics.jsonl").size(), 4u);
+  EXPECT_EQ(testing::read_jsonl(run("resumed") / "metrics.jsonl").size(), 4u);
   // What changes the computation cannot change on resume; the error names the flag.
   CommandResult changed =
       longctx(fmt::format("train --resume {} --steps 6 --seed 5", run("resumed").string()));
@@ -145,11 +138,11 @@ TEST_F(TrainCli, SigtermCheckpointsAndTheRunResumes) {
   uint64_t step = std::stoull(latest.substr(5));
   ASSERT_GT(step, 0u);
   // Every step before the signal is in metrics.jsonl, flushed line by line.
-  EXPECT_EQ(jsonl(run("preempted") / "metrics.jsonl").size(), step);
+  EXPECT_EQ(testing::read_jsonl(run("preempted") / "metrics.jsonl").size(), step);
   CommandResult resumed =
       longctx(fmt::format("train --resume {} --steps {} -q", run("preempted").string(), step + 2));
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
-  EXPECT_EQ(jsonl(run("preempted") / "metrics.jsonl").size(), step + 2);
+  EXPECT_EQ(testing::read_jsonl(run("preempted") / "metrics.jsonl").size(), step + 2);
 }
 
 TEST_F(TrainCli, ConfigFileThenFlags) {
@@ -164,7 +157,7 @@ TEST_F(TrainCli, ConfigFileThenFlags) {
   EXPECT_EQ(config["warmup_steps"], 1);
   // Flags also win over the file's lr: base() passes --lr 1e-3.
   EXPECT_DOUBLE_EQ(config["lr"].get<double>(), 1e-3);
-  std::vector<nlohmann::json> metrics = jsonl(run("configured") / "metrics.jsonl");
+  std::vector<nlohmann::json> metrics = testing::read_jsonl(run("configured") / "metrics.jsonl");
   ASSERT_EQ(metrics.size(), 2u);
   EXPECT_DOUBLE_EQ(metrics[0]["lr"].get<double>(), 1e-3);  // end of the 1-step warmup
 }

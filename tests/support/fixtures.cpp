@@ -125,4 +125,11 @@ fs::path train_sentencepiece_bpe(const fs::path& dir, const std::string& extra_f
   return dir / "tiny.model";
 }
 
+std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& path) {
+  std::vector<nlohmann::json> lines;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+  return lines;
+}
+
 }  // namespace longctx::testing

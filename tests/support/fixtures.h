@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +33,9 @@ class TempDir {
 std::string jsonl_record(std::string_view text, std::string_view domain);
 
 void write_file(const std::filesystem::path& path, std::string_view contents);
+
+// Every line of a JSON-lines file, parsed (throws on a malformed line).
+std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& path);
 
 // zstd with libzstd; frame_bytes > 0 cuts the input into several frames of that size.
 std::string zstd_compress(std::string_view data, size_t frame_bytes = 0);

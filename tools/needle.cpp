@@ -1,0 +1,374 @@
+// longctx needle: the needle-in-a-haystack test of Figure 1 (RECIPE.md section 4) on our
+// model or on any OpenAI-compatible server, with the paper's grid and scorer by default.
+//
+//   longctx needle --model run/model --rope-frozen-length 81920 --out needle-7b
+//   longctx needle --endpoint http://localhost:8000 --tokenizer Llama-2-7b-hf --out needle-srv
+//   longctx needle plot needle-7b/results.jsonl needle-srv/results.jsonl --out compare.svg
+//
+// Phases: settings -> haystack and tokenizer -> the grid's cells (prompts built as the
+// reference builds them) minus those already in OUT/results.jsonl -> the backend answers each
+// cell (native: prefix reuse across cells; endpoint: concurrent requests with retries) ->
+// scores appended to results.jsonl as cells finish -> heatmap.svg/.png and a summary.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "commands.h"
+#include "longctx/base/error.h"
+#include "longctx/base/files.h"
+#include "longctx/data/tokenizer.h"
+#include "longctx/eval/needle.h"
+#include "longctx/eval/openai_client.h"
+#include "longctx/model/checkpoint.h"
+#include "longctx/model/generation.h"
+#include "longctx/report/heatmap.h"
+#include "model_flags.h"
+
+namespace longctx {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct NeedleFlags {
+  ModelFlags model;  // native backend (model.model empty: use --endpoint)
+  std::string endpoint, api_model, api_key, tokenizer;
+  bool chat = false;
+  int concurrency = 4, retries = 3;
+  double timeout_s = 600;
+  std::vector<std::string> haystack;
+  std::string lengths, depths, needle, question, answer, template_file, task = "needle";
+  int64_t max_new_tokens = 50, reserve_tokens = 200, chunk_tokens = 8192, train_len = 0;
+  uint64_t seed = 0;
+  std::string scorer = "paper", title, out;
+  bool quiet = false;
+  // plot
+  std::vector<std::string> plot_inputs, plot_titles;
+  std::string plot_out;
+  int plot_columns = 0;
+};
+
+// The default haystack: the long books of the demo corpus (make demo writes them).
+std::vector<fs::path> default_haystack() {
+  fs::path books = "data/default-corpus/books";
+  if (fs::is_directory(books)) return {books};
+  throw Error("no --haystack given and the default haystack (data/default-corpus/books) is missing",
+              "pass --haystack FILES_OR_DIR (any long natural text), or run `make corpus` first");
+}
+
+NeedleSettings settings_from(const NeedleFlags& f) {
+  NeedleSettings s;
+  if (!f.lengths.empty()) s.lengths_tokens = parse_int_list(f.lengths, "--lengths");
+  if (!f.depths.empty()) s.depths_percent = parse_number_list(f.depths, "--depths");
+  if (!f.needle.empty()) s.needle = f.needle;
+  if (!f.question.empty()) s.question = f.question;
+  if (!f.answer.empty()) s.answer = f.answer;
+  if (!f.template_file.empty()) s.prompt_template = read_file(f.template_file);
+  s.task = parse_needle_task(f.task);
+  s.max_new_tokens = f.max_new_tokens;
+  s.reserve_tokens = f.reserve_tokens;
+  s.seed = f.seed;
+  s.validate();
+  return s;
+}
+
+// One result per cell: a cell run again (after a failure) counts with its latest line.
+std::vector<NeedleResult> latest_per_cell(std::vector<NeedleResult> results) {
+  std::map<std::pair<int64_t, double>, size_t> index;
+  std::vector<NeedleResult> out;
+  for (NeedleResult& r : results) {
+    auto [it, fresh] = index.emplace(std::pair(r.length, r.depth), out.size());
+    if (fresh) {
+      out.push_back(std::move(r));
+    } else {
+      out[it->second] = std::move(r);
+    }
+  }
+  return out;
+}
+
+std::vector<HeatmapPanel> panels_from(const std::vector<std::string>& inputs,
+                                      const std::vector<std::string>& titles, NeedleScorer scorer,
+                                      std::optional<int64_t> train_len) {
+  std::vector<HeatmapPanel> panels;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    std::vector<NeedleResult> results = latest_per_cell(read_results(inputs[i]));
+    HeatmapPanel p;
+    std::string name =
+        i < titles.size() ? titles[i] : fs::path(inputs[i]).parent_path().filename().string();
+    p.title = fmt::format("{}, acc {:.1f}", name, acc(results, scorer));
+    for (const NeedleResult& r : results)
+      p.cells.push_back({r.length, r.depth, score_of(r.scores, scorer)});
+    p.train_length = train_len;
+    panels.push_back(std::move(p));
+  }
+  return panels;
+}
+
+void write_heatmaps(const std::vector<HeatmapPanel>& panels, const fs::path& svg_path,
+                    int columns) {
+  write_file_atomic(svg_path, heatmap_svg(panels, columns));
+  std::vector<uint8_t> png = heatmap_png(panels, columns);
+  fs::path png_path = svg_path;
+  png_path.replace_extension(".png");
+  write_file_atomic(png_path,
+                    std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
+}
+
+// Forward FLOPs of prefilling positions [from, to) (RECIPE.md section 5, forward only: 2N per
+// token plus 4 L d per attended position, i.e. 2 L T d on average for a causal pass).
+double prefill_flops(const ModelConfig& c, int64_t from, int64_t to) {
+  auto n = static_cast<double>(matmul_parameters(c));
+  double l = static_cast<double>(c.num_hidden_layers), d = static_cast<double>(c.hidden_size);
+  double a = static_cast<double>(from), b = static_cast<double>(to);
+  return 2 * n * (b - a) + 2 * l * d * (b * b - a * a);
+}
+
+int run_needle(const NeedleFlags& flags) {
+  // Settings, haystack, tokenizer.
+  NeedleSettings settings = settings_from(flags);
+  NeedleScorer scorer = parse_needle_scorer(flags.scorer);
+  bool native = !flags.model.model.empty();
+  if (native == !flags.endpoint.empty())
+    throw Error("give either --model DIR (our model) or --endpoint URL (a served model)");
+  if (!native && flags.tokenizer.empty())
+    throw Error("--endpoint needs --tokenizer (the served model's, for length control)");
+  std::unique_ptr<Tokenizer> tokenizer =
+      load_tokenizer(native ? flags.model.model : flags.tokenizer);
+  std::vector<fs::path> paths(flags.haystack.begin(), flags.haystack.end());
+  if (paths.empty()) paths = default_haystack();
+  Haystack haystack = Haystack::from_paths(paths);
+
+  // The run directory: settings, results so far.
+  fs::path out = flags.out;
+  fs::create_directories(out);
+  nlohmann::json resolved = needle_settings_json(settings);
+  resolved["backend"] = native ? "native" : "endpoint";
+  resolved["model"] = native ? flags.model.model : flags.api_model;
+  resolved["scorer"] = flags.scorer;
+  fs::path settings_path = out / "settings.json", results_path = out / "results.jsonl";
+  if (fs::exists(settings_path)) {
+    nlohmann::json before = nlohmann::json::parse(read_file(settings_path));
+    if (before != resolved && fs::exists(results_path))
+      throw Error(fmt::format("{} holds results of other settings", out.string()),
+                  "use another --out, or remove results.jsonl to start over");
+  }
+  write_file_atomic(settings_path, resolved.dump(2) + "\n");
+  std::set<std::pair<int64_t, double>> done;
+  std::vector<NeedleResult> results;
+  if (fs::exists(results_path)) {
+    for (NeedleResult& r : read_results(results_path, BadLines::kSkip)) {
+      if (!r.error.empty()) continue;  // failed cells run again
+      done.insert({r.length, r.depth});
+      results.push_back(std::move(r));
+    }
+  }
+  std::vector<NeedleCell> cells;
+  for (int64_t length : settings.lengths_tokens)
+    for (double depth : settings.depths_percent)
+      if (!done.count({length, depth}))
+        cells.push_back(make_needle_cell(settings, *tokenizer, haystack, length, depth));
+  if (!flags.quiet)
+    std::fprintf(stderr, "needle: %zu cells to run (%zu already in %s)\n", cells.size(),
+                 done.size(), results_path.c_str());
+
+  std::mutex lock;
+  std::string existing = fs::exists(results_path) ? read_file(results_path) : std::string();
+  AppendFile results_file(results_path, existing.size());
+  auto record = [&](NeedleResult r) {
+    std::lock_guard<std::mutex> guard(lock);
+    std::string line = needle_result_json(r) + "\n";
+    results_file.append(line.data(), line.size());
+    results_file.flush();
+    if (!flags.quiet)
+      std::fprintf(stderr, "  %7lld tokens %5.1f%%  %s %.3f  %s\n",
+                   static_cast<long long>(r.length), r.depth, flags.scorer.c_str(),
+                   score_of(r.scores, scorer), r.error.empty() ? "" : r.error.c_str());
+    results.push_back(std::move(r));
+  };
+
+  double flops_total = 0, flops_saved = 0;
+  auto started = std::chrono::steady_clock::now();
+  if (native) {
+    // Cells in order of their needle's position, so each shares the longest prefix with the
+    // one before and reuses its keys and values.
+    LoadOptions options = flags.model.load_options();
+    LlamaForCausalLM model = load_model(flags.model.model, options);
+    std::vector<std::vector<int32_t>> prompts;
+    int64_t longest = 0;
+    for (const NeedleCell& cell : cells) {
+      std::vector<int32_t> ids;
+      if (tokenizer->bos_id() >= 0) ids.push_back(tokenizer->bos_id());
+      std::vector<int32_t> body = tokenizer->encode(cell.prompt);
+      ids.insert(ids.end(), body.begin(), body.end());
+      longest = std::max<int64_t>(longest, static_cast<int64_t>(ids.size()));
+      prompts.push_back(std::move(ids));
+    }
+    std::vector<size_t> order(cells.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return prompts[a] < prompts[b]; });
+    Generator generator(model, longest + settings.max_new_tokens, options.device,
+                        options.dtype.value_or(default_dtype(options.device)));
+    for (size_t i : order) {
+      GenerationResult g = generator.generate(
+          prompts[i],
+          {.max_new_tokens = settings.max_new_tokens, .chunk_tokens = flags.chunk_tokens});
+      auto t = static_cast<int64_t>(prompts[i].size());
+      flops_total += prefill_flops(model->config(), 0, t);
+      flops_saved += prefill_flops(model->config(), 0, g.reused_tokens);
+      NeedleResult r;
+      r.length = cells[i].length;
+      r.depth = cells[i].depth;
+      r.prompt_tokens = t;
+      r.response = tokenizer->decode(g.generated);
+      r.scores = score_response(r.response, cells[i].expected);
+      r.seconds = g.total_seconds;
+      record(std::move(r));
+    }
+  } else {
+    EndpointOptions options{.url = flags.endpoint,
+                            .model = flags.api_model,
+                            .api_key = flags.api_key,
+                            .chat = flags.chat,
+                            .timeout_seconds = flags.timeout_s,
+                            .retries = flags.retries,
+                            .concurrency = flags.concurrency};
+    OpenAIClient client(options);
+    std::vector<CompletionRequest> requests;
+    for (const NeedleCell& cell : cells)
+      requests.push_back(
+          {.prompt = cell.prompt, .max_tokens = static_cast<int>(settings.max_new_tokens)});
+    client.complete_all(requests, [&](size_t i, const CompletionResult& c) {
+      NeedleResult r;
+      r.length = cells[i].length;
+      r.depth = cells[i].depth;
+      r.prompt_tokens = c.prompt_tokens;
+      r.seconds = c.seconds;
+      if (c.ok) {
+        r.response = c.text;
+        r.scores = score_response(r.response, cells[i].expected);
+      } else {
+        r.error = c.error;
+      }
+      record(std::move(r));
+    });
+  }
+  results_file.sync();
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+
+  // Figures and summary, drawn from results.jsonl.
+  std::optional<int64_t> train_len;
+  if (flags.train_len > 0) train_len = flags.train_len;
+  std::string title = !flags.title.empty() ? flags.title
+                      : native             ? fs::path(flags.model.model).filename().string()
+                               : (flags.api_model.empty() ? flags.endpoint : flags.api_model);
+  std::vector<HeatmapPanel> panels =
+      panels_from({results_path.string()}, {title}, scorer, train_len);
+  write_heatmaps(panels, out / "heatmap.svg", 0);
+  std::vector<NeedleResult> all = latest_per_cell(read_results(results_path, BadLines::kSkip));
+  size_t failed = 0;
+  for (const NeedleResult& r : all) failed += r.error.empty() ? 0 : 1;
+  std::printf("%s: %zu cells, acc %.1f (%s scorer), %zu failed; %.1f s; heatmap %s\n", out.c_str(),
+              all.size(), acc(all, scorer), flags.scorer.c_str(), failed, seconds,
+              (out / "heatmap.svg").c_str());
+  if (native && flops_total > 0)
+    std::printf("prefill: %.3g FLOPs needed, %.3g (%.1f%%) saved by prefix reuse\n", flops_total,
+                flops_saved, 100 * flops_saved / flops_total);
+  return failed == 0 ? 0 : 3;
+}
+
+int run_plot(const NeedleFlags& flags) {
+  if (flags.plot_inputs.empty()) throw Error("needle plot needs at least one results.jsonl");
+  std::optional<int64_t> train_len;
+  if (flags.train_len > 0) train_len = flags.train_len;
+  std::vector<HeatmapPanel> panels = panels_from(flags.plot_inputs, flags.plot_titles,
+                                                 parse_needle_scorer(flags.scorer), train_len);
+  write_heatmaps(panels, flags.plot_out, flags.plot_columns);
+  std::printf("%s (and .png): %zu panels\n", flags.plot_out.c_str(), panels.size());
+  return 0;
+}
+
+}  // namespace
+
+CommandRun add_needle_command(CLI::App& app) {
+  auto flags = std::make_shared<NeedleFlags>();
+  CLI::App* command = app.add_subcommand(
+      "needle",
+      "Needle-in-a-haystack test (Figure 1 of Fu et al. 2024) on our model (--model) or an\n"
+      "OpenAI-compatible server (--endpoint): the paper's 40 lengths x 10 depths, San Francisco\n"
+      "needle and prompt, greedy 50 tokens, its scorer. Writes OUT/results.jsonl (one line per\n"
+      "cell; a rerun skips finished cells), OUT/heatmap.svg/.png and OUT/settings.json.");
+  command->require_subcommand(0, 1);
+  command->add_option("--model", flags->model.model, "Our backend: a Hugging Face model directory");
+  command->add_option("--device", flags->model.device, "auto, cpu, cuda or cuda:N")
+      ->capture_default_str();
+  command->add_option("--dtype", flags->model.dtype, "auto, float32, bfloat16")
+      ->capture_default_str();
+  command->add_option("--rope-frozen-length", flags->model.rope_frozen_length,
+                      "Dynamic-NTK models: freeze the NTK base here (81920 for the paper's)");
+  command->add_option("--chunk", flags->chunk_tokens, "Prefill tokens per forward")
+      ->capture_default_str();
+  command->add_option("--endpoint", flags->endpoint, "A served model: base URL (http://host:port)");
+  command->add_option("--api-model", flags->api_model, "The served model's name");
+  command->add_option("--api-key", flags->api_key, "Bearer key (default: $OPENAI_API_KEY)");
+  command->add_flag("--chat", flags->chat, "Use /v1/chat/completions instead of /v1/completions");
+  command->add_option("--tokenizer", flags->tokenizer,
+                      "The served model's tokenizer (length control)");
+  command->add_option("--concurrency", flags->concurrency, "Requests in flight")
+      ->capture_default_str();
+  command->add_option("--timeout", flags->timeout_s, "Seconds per request attempt")
+      ->capture_default_str();
+  command->add_option("--retries", flags->retries, "Retries of a failed request")
+      ->capture_default_str();
+  command->add_option("--haystack", flags->haystack,
+                      "Text files or directories (sorted, repeated)");
+  command->add_option("--lengths", flags->lengths,
+                      "Context lengths: 1000,2000 or linspace:1000:128000:40");
+  command->add_option("--depths", flags->depths,
+                      "Depths in percent: 0,50,100 or linspace:0:100:10");
+  command->add_option("--needle", flags->needle, "The needle text");
+  command->add_option("--question", flags->question, "The question");
+  command->add_option("--answer", flags->answer, "The answer the scorers compare with");
+  command->add_option("--template", flags->template_file,
+                      "Prompt template file ({context}, {question})");
+  command->add_option("--task", flags->task, "needle, passkey or multi-needle")
+      ->capture_default_str();
+  command->add_option("--max-new-tokens", flags->max_new_tokens, "Greedy tokens")
+      ->capture_default_str();
+  command
+      ->add_option("--reserve", flags->reserve_tokens, "Tokens of each length kept for the prompt")
+      ->capture_default_str();
+  command->add_option("--seed", flags->seed, "Pass keys and magic numbers")->capture_default_str();
+  command->add_option("--scorer", flags->scorer, "paper, recall, exact or rouge1")
+      ->capture_default_str();
+  command->add_option("--train-len", flags->train_len, "Dashed line at the training length");
+  command->add_option("--title", flags->title, "Heatmap title (default: the model's name)");
+  command->add_option("--out,-o", flags->out, "Output directory");
+  command->add_flag("--quiet,-q", flags->quiet, "No per-cell lines");
+
+  CLI::App* plot =
+      command->add_subcommand("plot", "Redraw heatmaps from results.jsonl files, side by side");
+  plot->add_option("results", flags->plot_inputs, "results.jsonl files")->required();
+  plot->add_option("--out,-o", flags->plot_out, "Output .svg (a .png is written beside it)")
+      ->required();
+  plot->add_option("--titles", flags->plot_titles, "One title per panel (default: the directory)");
+  plot->add_option("--columns", flags->plot_columns, "Panels per row (0: up to 3)");
+  plot->add_option("--scorer", flags->scorer, "paper, recall, exact or rouge1")
+      ->capture_default_str();
+  plot->add_option("--train-len", flags->train_len, "Dashed line at the training length");
+  return [flags, plot] {
+    if (plot->parsed()) return run_plot(*flags);
+    if (flags->out.empty()) throw Error("needle needs --out DIR");
+    return run_needle(*flags);
+  };
+}
+
+}  // namespace longctx
