@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -22,6 +23,9 @@
 #include "commands.h"
 #include "longctx/base/error.h"
 #include "longctx/base/files.h"
+#include "longctx/data/corpus_files.h"
+#include "longctx/data/corpus_reader.h"
+#include "longctx/data/record_parser.h"
 #include "longctx/data/tokenizer.h"
 #include "longctx/eval/needle.h"
 #include "longctx/eval/openai_client.h"
@@ -43,6 +47,7 @@ struct NeedleFlags {
   int concurrency = 4, retries = 3;
   double timeout_s = 600;
   std::vector<std::string> haystack;
+  std::string haystack_corpus, haystack_domain = "RedPajamaBook";
   std::string lengths, depths, needle, question, answer, template_file, task = "needle";
   int64_t max_new_tokens = 50, reserve_tokens = 200, chunk_tokens = 8192, train_len = 0;
   uint64_t seed = 0;
@@ -54,12 +59,36 @@ struct NeedleFlags {
   int plot_columns = 0;
 };
 
-// The default haystack: the long books of the demo corpus (make demo writes them).
-std::vector<fs::path> default_haystack() {
-  fs::path books = "data/default-corpus/books";
-  if (fs::is_directory(books)) return {books};
-  throw Error("no --haystack given and the default haystack (data/default-corpus/books) is missing",
-              "pass --haystack FILES_OR_DIR (any long natural text), or run `make corpus` first");
+// The corpus `make corpus` builds (the Makefile's CORPUS): the default haystack's source.
+fs::path default_corpus() {
+  if (const char* env = std::getenv("LONGCTX_CORPUS")) return env;
+  const char* cache = std::getenv("XDG_CACHE_HOME");
+  const char* home = std::getenv("HOME");
+  fs::path base = cache ? fs::path(cache) : fs::path(home ? home : ".") / ".cache";
+  return base / "longctx" / "default-corpus";
+}
+
+// Documents of one domain of a corpus, in stream order (files sorted, then lines), joined by
+// blank lines until `limit_bytes`: enough text for 128K tokens, in a fixed order.
+Haystack haystack_from_corpus(const fs::path& corpus, const std::string& domain,
+                              size_t limit_bytes = size_t{4} << 20) {
+  if (!fs::exists(corpus))
+    throw Error(fmt::format("the haystack corpus {} does not exist", corpus.string()),
+                "run `make corpus` (the default corpus), or pass --haystack FILES_OR_DIRS");
+  CorpusFileList list = find_corpus_files({corpus.string()});
+  CorpusReader reader(list.files, RecordSchema{}, {.threads = 1});
+  std::string text;
+  for (uint32_t i = 0; i < list.files.size() && text.size() < limit_bytes; ++i) {
+    reader.read_file_in_order(i, [&](const Document& doc, int) {
+      if (doc.domain != domain || text.size() >= limit_bytes) return;
+      if (!text.empty()) text += "\n\n";
+      text += doc.text;
+    });
+  }
+  if (text.empty())
+    throw Error(fmt::format("{} has no documents of domain {}", corpus.string(), domain),
+                "choose --haystack-domain, or pass --haystack FILES_OR_DIRS");
+  return Haystack::from_text(std::move(text));
 }
 
 NeedleSettings settings_from(const NeedleFlags& f) {
@@ -142,8 +171,11 @@ int run_needle(const NeedleFlags& flags) {
   std::unique_ptr<Tokenizer> tokenizer =
       load_tokenizer(native ? flags.model.model : flags.tokenizer);
   std::vector<fs::path> paths(flags.haystack.begin(), flags.haystack.end());
-  if (paths.empty()) paths = default_haystack();
-  Haystack haystack = Haystack::from_paths(paths);
+  Haystack haystack = !paths.empty() ? Haystack::from_paths(paths)
+                                     : haystack_from_corpus(flags.haystack_corpus.empty()
+                                                                ? default_corpus()
+                                                                : fs::path(flags.haystack_corpus),
+                                                            flags.haystack_domain);
 
   // The run directory: settings, results so far.
   fs::path out = flags.out;
@@ -330,6 +362,11 @@ CommandRun add_needle_command(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--haystack", flags->haystack,
                       "Text files or directories (sorted, repeated)");
+  command->add_option("--haystack-corpus", flags->haystack_corpus,
+                      "Without --haystack: a corpus whose --haystack-domain documents form the "
+                      "haystack (default: the corpus of `make corpus`, $LONGCTX_CORPUS)");
+  command->add_option("--haystack-domain", flags->haystack_domain, "Domain of --haystack-corpus")
+      ->capture_default_str();
   command->add_option("--lengths", flags->lengths,
                       "Context lengths: 1000,2000 or linspace:1000:128000:40");
   command->add_option("--depths", flags->depths,

@@ -155,6 +155,37 @@ TEST(NeedleCli, NativeBackendOnTheDebugModelReusesPrefixes) {
   EXPECT_EQ(r.out.find("(0.0%) saved"), std::string::npos) << r.out;
 }
 
+TEST(NeedleCli, HaystackFromACorpusDomain) {
+  testing::TempDir dir;
+  std::string corpus;
+  for (int i = 0; i < 30; ++i) {
+    corpus += testing::jsonl_record(
+        fmt::format("Chapter {}. The whale swam far. The sea was grey.", i), "RedPajamaBook");
+    corpus += testing::jsonl_record("short web text", "RedPajamaC4");
+  }
+  testing::write_file(dir.path() / "corpus" / "a.jsonl", corpus);
+  testing::FakeOpenAIServer server([](const std::string& p) {
+    // Only Book text may form the haystack.
+    return p.find("short web text") == std::string::npos && p.find("whale") != std::string::npos
+               ? " eat a sandwich and sit in Dolores Park on a sunny day."
+               : " no";
+  });
+  CommandResult r = longctx(fmt::format(
+      "needle --endpoint {} --tokenizer {} --haystack-corpus {} --lengths 400 --depths 50 "
+      "--out {} -q",
+      server.url(), kTokenizer.string(), (dir.path() / "corpus").string(),
+      (dir.path() / "run").string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("acc 91.7"), std::string::npos) << r.out;
+  CommandResult missing = longctx(fmt::format(
+      "needle --endpoint {} --tokenizer {} --haystack-corpus {} --haystack-domain RedPajamaArXiv "
+      "--lengths 400 --depths 50 --out {} -q",
+      server.url(), kTokenizer.string(), (dir.path() / "corpus").string(),
+      (dir.path() / "run2").string()));
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("RedPajamaArXiv"), std::string::npos) << missing.err;
+}
+
 TEST(NeedleCli, ErrorsNameTheFlag) {
   CommandResult both = longctx("needle --model m --endpoint http://x --out o");
   EXPECT_NE(both.exit_code, 0);
