@@ -51,7 +51,7 @@ struct NeedleFlags {
   std::string lengths, depths, needle, question, answer, template_file, task = "needle";
   int64_t max_new_tokens = 50, reserve_tokens = 200, chunk_tokens = 8192, train_len = 0;
   uint64_t seed = 0;
-  std::string scorer = "paper", title, out;
+  std::string scorer = "paper", title, out, dump_prompts;
   bool quiet = false;
   // plot
   std::vector<std::string> plot_inputs, plot_titles;
@@ -159,23 +159,57 @@ double prefill_flops(const ModelConfig& c, int64_t from, int64_t to) {
   return 2 * n * (b - a) + 2 * l * d * (b * b - a * a);
 }
 
+// --haystack files, else the --haystack-domain documents of --haystack-corpus (default: the
+// corpus of `make corpus`).
+Haystack make_haystack(const NeedleFlags& flags) {
+  if (!flags.haystack.empty())
+    return Haystack::from_paths({flags.haystack.begin(), flags.haystack.end()});
+  fs::path corpus =
+      flags.haystack_corpus.empty() ? default_corpus() : fs::path(flags.haystack_corpus);
+  return haystack_from_corpus(corpus, flags.haystack_domain);
+}
+
+// --dump-prompts: every cell's prompt as token ids (BOS first), one JSON object per line, for
+// bench/needle_grid.cpp, which runs the grid on a GPU machine without the data libraries.
+int dump_prompts(const NeedleFlags& flags, const NeedleSettings& settings) {
+  std::string source = !flags.tokenizer.empty() ? flags.tokenizer : flags.model.model;
+  if (source.empty()) throw Error("--dump-prompts needs --tokenizer (or --model)");
+  std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(source);
+  Haystack haystack = make_haystack(flags);
+  std::string text;
+  for (int64_t length : settings.lengths_tokens) {
+    for (double depth : settings.depths_percent) {
+      NeedleCell cell = make_needle_cell(settings, *tokenizer, haystack, length, depth);
+      std::vector<int32_t> ids;
+      if (tokenizer->bos_id() >= 0) ids.push_back(tokenizer->bos_id());
+      std::vector<int32_t> body = tokenizer->encode(cell.prompt);
+      ids.insert(ids.end(), body.begin(), body.end());
+      text +=
+          nlohmann::json{
+              {"length", length}, {"depth", depth}, {"expected", cell.expected}, {"ids", ids}}
+              .dump() +
+          "\n";
+    }
+  }
+  write_file_atomic(flags.dump_prompts, text);
+  std::printf("%s: %zu prompts\n", flags.dump_prompts.c_str(),
+              settings.lengths_tokens.size() * settings.depths_percent.size());
+  return 0;
+}
+
 int run_needle(const NeedleFlags& flags) {
   // Settings, haystack, tokenizer.
   NeedleSettings settings = settings_from(flags);
   NeedleScorer scorer = parse_needle_scorer(flags.scorer);
   bool native = !flags.model.model.empty();
+  if (!flags.dump_prompts.empty()) return dump_prompts(flags, settings);
   if (native == !flags.endpoint.empty())
     throw Error("give either --model DIR (our model) or --endpoint URL (a served model)");
   if (!native && flags.tokenizer.empty())
     throw Error("--endpoint needs --tokenizer (the served model's, for length control)");
   std::unique_ptr<Tokenizer> tokenizer =
       load_tokenizer(native ? flags.model.model : flags.tokenizer);
-  std::vector<fs::path> paths(flags.haystack.begin(), flags.haystack.end());
-  Haystack haystack = !paths.empty() ? Haystack::from_paths(paths)
-                                     : haystack_from_corpus(flags.haystack_corpus.empty()
-                                                                ? default_corpus()
-                                                                : fs::path(flags.haystack_corpus),
-                                                            flags.haystack_domain);
+  Haystack haystack = make_haystack(flags);
 
   // The run directory: settings, results so far.
   fs::path out = flags.out;
@@ -390,6 +424,9 @@ CommandRun add_needle_command(CLI::App& app) {
   command->add_option("--title", flags->title, "Heatmap title (default: the model's name)");
   command->add_option("--out,-o", flags->out, "Output directory");
   command->add_flag("--quiet,-q", flags->quiet, "No per-cell lines");
+  command->add_option("--dump-prompts", flags->dump_prompts,
+                      "Write every cell's prompt ids (JSON lines) and exit: the input of "
+                      "bench/needle_grid.cpp on a GPU machine");
 
   CLI::App* plot =
       command->add_subcommand("plot", "Redraw heatmaps from results.jsonl files, side by side");
@@ -403,7 +440,7 @@ CommandRun add_needle_command(CLI::App& app) {
   plot->add_option("--train-len", flags->train_len, "Dashed line at the training length");
   return [flags, plot] {
     if (plot->parsed()) return run_plot(*flags);
-    if (flags->out.empty()) throw Error("needle needs --out DIR");
+    if (flags->out.empty() && flags->dump_prompts.empty()) throw Error("needle needs --out DIR");
     return run_needle(*flags);
   };
 }

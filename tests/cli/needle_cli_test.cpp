@@ -186,6 +186,24 @@ TEST(NeedleCli, HaystackFromACorpusDomain) {
   EXPECT_NE(missing.err.find("RedPajamaArXiv"), std::string::npos) << missing.err;
 }
 
+TEST(NeedleCli, DumpPromptsWritesEveryCellsIds) {
+  testing::TempDir dir;
+  fs::path haystack = write_haystack(dir.path());
+  fs::path file = dir.path() / "prompts.jsonl";
+  CommandResult r = longctx(fmt::format(
+      "needle --tokenizer {} --haystack {} --lengths 400,900 --depths 0,50,100 --dump-prompts {}",
+      kTokenizer.string(), haystack.string(), file.string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<nlohmann::json> lines = testing::read_jsonl(file);
+  ASSERT_EQ(lines.size(), 6u);
+  for (const nlohmann::json& j : lines) {
+    std::vector<int32_t> ids = j["ids"].get<std::vector<int32_t>>();
+    EXPECT_EQ(ids.front(), 1);  // BOS
+    EXPECT_LE(static_cast<int64_t>(ids.size()), j["length"].get<int64_t>());
+    EXPECT_GT(static_cast<int64_t>(ids.size()), j["length"].get<int64_t>() - 200);
+  }
+}
+
 TEST(NeedleCli, ErrorsNameTheFlag) {
   CommandResult both = longctx("needle --model m --endpoint http://x --out o");
   EXPECT_NE(both.exit_code, 0);
