@@ -12,8 +12,8 @@
 // --max tries 64K, 128K, 256K (one step each) until one fails; --budget-gib 1000 skips the
 // plan's refusal so the GPU itself says what fits.
 #include <c10/cuda/CUDACachingAllocator.h>
-#include <torch/csrc/autograd/profiler_kineto.h>
 #include <fmt/format.h>
+#include <torch/csrc/autograd/profiler_kineto.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -56,8 +56,8 @@ struct Result {
 };
 
 Result measure(const fs::path& scratch, const fs::path& model_dir, const longctx::ModelConfig& c,
-               uint32_t t, int steps, const std::string& recompute, bool offload,
-               double budget_gib, const std::string& profile) {
+               uint32_t t, int steps, const std::string& recompute, bool offload, double budget_gib,
+               const std::string& profile) {
   Result r;
   fs::path data = scratch / fmt::format("data-{}", t);
   write_random_dataset(data, static_cast<uint64_t>(steps) + 1, t, c.vocab_size);

@@ -23,6 +23,11 @@ uint64_t parse_count(std::string_view text, std::string_view what);
 
 std::vector<std::string> split(std::string_view text, char separator);
 
+// Python's str.split() whitespace, ASCII only: space, \t-\r and \x1c-\x1f.
+bool is_ascii_space(char c);
+// `text` without leading and trailing is_ascii_space characters.
+std::string_view trim_ascii_space(std::string_view text);
+
 // "a=b,c=d" -> {{"a","b"},{"c","d"}}. Throws Error naming `what` on a malformed item.
 std::vector<std::pair<std::string, std::string>> parse_key_values(std::string_view text,
                                                                   std::string_view what);

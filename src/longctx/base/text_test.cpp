@@ -52,3 +52,17 @@ TEST(Format, BytesCountsDurationsPercents) {
 
 }  // namespace
 }  // namespace longctx
+
+namespace longctx {
+namespace {
+
+TEST(TextTest, TrimAsciiSpaceAsPythonStrip) {
+  EXPECT_EQ(trim_ascii_space(" \t a b\n\x1f"), "a b");
+  EXPECT_EQ(trim_ascii_space("   "), "");
+  EXPECT_EQ(trim_ascii_space("\xc2\xa0x"), "\xc2\xa0x");  // non-ASCII space is kept
+  EXPECT_TRUE(is_ascii_space('\v'));
+  EXPECT_FALSE(is_ascii_space('a'));
+}
+
+}  // namespace
+}  // namespace longctx

@@ -118,8 +118,7 @@ torch::Tensor LlamaAttentionImpl::forward_train(const torch::Tensor& x, const to
     std::vector<torch::Tensor> pieces;
     for (size_t i = 0; i + 1 < bounds.size(); ++i) {
       int64_t begin = bounds[i], length = bounds[i + 1] - bounds[i];
-      pieces.push_back(causal_attention_gqa(q.narrow(2, begin, length),
-                                            k.narrow(2, begin, length),
+      pieces.push_back(causal_attention_gqa(q.narrow(2, begin, length), k.narrow(2, begin, length),
                                             v.narrow(2, begin, length)));
     }
     out = torch::cat(pieces, 2);
