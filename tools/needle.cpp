@@ -11,10 +11,8 @@
 // scores appended to results.jsonl as cells finish -> heatmap.svg/.png and a summary.
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -23,16 +21,11 @@
 #include "commands.h"
 #include "longctx/base/error.h"
 #include "longctx/base/files.h"
-#include "longctx/data/corpus_files.h"
-#include "longctx/data/corpus_reader.h"
-#include "longctx/data/record_parser.h"
 #include "longctx/data/tokenizer.h"
 #include "longctx/eval/needle.h"
-#include "longctx/eval/openai_client.h"
-#include "longctx/model/checkpoint.h"
-#include "longctx/model/generation.h"
 #include "longctx/report/heatmap.h"
 #include "model_flags.h"
+#include "needle_backends.h"
 
 namespace longctx {
 
@@ -58,38 +51,6 @@ struct NeedleFlags {
   std::string plot_out;
   int plot_columns = 0;
 };
-
-// The corpus `make corpus` builds (the Makefile's CORPUS): the default haystack's source.
-fs::path default_corpus() {
-  if (const char* env = std::getenv("LONGCTX_CORPUS")) return env;
-  const char* cache = std::getenv("XDG_CACHE_HOME");
-  const char* home = std::getenv("HOME");
-  fs::path base = cache ? fs::path(cache) : fs::path(home ? home : ".") / ".cache";
-  return base / "longctx" / "default-corpus";
-}
-
-// Documents of one domain of a corpus, in stream order (files sorted, then lines), joined by
-// blank lines until `limit_bytes`: enough text for 128K tokens, in a fixed order.
-Haystack haystack_from_corpus(const fs::path& corpus, const std::string& domain,
-                              size_t limit_bytes = size_t{4} << 20) {
-  if (!fs::exists(corpus))
-    throw Error(fmt::format("the haystack corpus {} does not exist", corpus.string()),
-                "run `make corpus` (the default corpus), or pass --haystack FILES_OR_DIRS");
-  CorpusFileList list = find_corpus_files({corpus.string()});
-  CorpusReader reader(list.files, RecordSchema{}, {.threads = 1});
-  std::string text;
-  for (uint32_t i = 0; i < list.files.size() && text.size() < limit_bytes; ++i) {
-    reader.read_file_in_order(i, [&](const Document& doc, int) {
-      if (doc.domain != domain || text.size() >= limit_bytes) return;
-      if (!text.empty()) text += "\n\n";
-      text += doc.text;
-    });
-  }
-  if (text.empty())
-    throw Error(fmt::format("{} has no documents of domain {}", corpus.string(), domain),
-                "choose --haystack-domain, or pass --haystack FILES_OR_DIRS");
-  return Haystack::from_text(std::move(text));
-}
 
 NeedleSettings settings_from(const NeedleFlags& f) {
   NeedleSettings s;
@@ -150,15 +111,6 @@ void write_heatmaps(const std::vector<HeatmapPanel>& panels, const fs::path& svg
                     std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
 }
 
-// Forward FLOPs of prefilling positions [from, to) (RECIPE.md section 5, forward only: 2N per
-// token plus 4 L d per attended position, i.e. 2 L T d on average for a causal pass).
-double prefill_flops(const ModelConfig& c, int64_t from, int64_t to) {
-  auto n = static_cast<double>(matmul_parameters(c));
-  double l = static_cast<double>(c.num_hidden_layers), d = static_cast<double>(c.hidden_size);
-  double a = static_cast<double>(from), b = static_cast<double>(to);
-  return 2 * n * (b - a) + 2 * l * d * (b * b - a * a);
-}
-
 // --haystack files, else the --haystack-domain documents of --haystack-corpus (default: the
 // corpus of `make corpus`).
 Haystack make_haystack(const NeedleFlags& flags) {
@@ -180,10 +132,7 @@ int dump_prompts(const NeedleFlags& flags, const NeedleSettings& settings) {
   for (int64_t length : settings.lengths_tokens) {
     for (double depth : settings.depths_percent) {
       NeedleCell cell = make_needle_cell(settings, *tokenizer, haystack, length, depth);
-      std::vector<int32_t> ids;
-      if (tokenizer->bos_id() >= 0) ids.push_back(tokenizer->bos_id());
-      std::vector<int32_t> body = tokenizer->encode(cell.prompt);
-      ids.insert(ids.end(), body.begin(), body.end());
+      std::vector<int32_t> ids = needle_prompt_ids(*tokenizer, cell.prompt);
       text +=
           nlohmann::json{
               {"length", length}, {"depth", depth}, {"expected", cell.expected}, {"ids", ids}}
@@ -227,13 +176,9 @@ int run_needle(const NeedleFlags& flags) {
   }
   write_file_atomic(settings_path, resolved.dump(2) + "\n");
   std::set<std::pair<int64_t, double>> done;
-  std::vector<NeedleResult> results;
   if (fs::exists(results_path)) {
-    for (NeedleResult& r : read_results(results_path, BadLines::kSkip)) {
-      if (!r.error.empty()) continue;  // failed cells run again
-      done.insert({r.length, r.depth});
-      results.push_back(std::move(r));
-    }
+    for (const NeedleResult& r : read_results(results_path, BadLines::kSkip))
+      if (r.error.empty()) done.insert({r.length, r.depth});  // failed cells run again
   }
   std::vector<NeedleCell> cells;
   for (int64_t length : settings.lengths_tokens)
@@ -245,9 +190,8 @@ int run_needle(const NeedleFlags& flags) {
                  done.size(), results_path.c_str());
 
   std::mutex lock;
-  std::string existing = fs::exists(results_path) ? read_file(results_path) : std::string();
-  AppendFile results_file(results_path, existing.size());
-  auto record = [&](NeedleResult r) {
+  AppendFile results_file(results_path, fs::exists(results_path) ? fs::file_size(results_path) : 0);
+  auto record = [&](const NeedleResult& r) {
     std::lock_guard<std::mutex> guard(lock);
     std::string line = needle_result_json(r) + "\n";
     results_file.append(line.data(), line.size());
@@ -256,75 +200,23 @@ int run_needle(const NeedleFlags& flags) {
       std::fprintf(stderr, "  %7lld tokens %5.1f%%  %s %.3f  %s\n",
                    static_cast<long long>(r.length), r.depth, flags.scorer.c_str(),
                    score_of(r.scores, scorer), r.error.empty() ? "" : r.error.c_str());
-    results.push_back(std::move(r));
   };
 
-  double flops_total = 0, flops_saved = 0;
   auto started = std::chrono::steady_clock::now();
+  NeedleRunStats stats;
   if (native) {
-    // Cells in order of their needle's position, so each shares the longest prefix with the
-    // one before and reuses its keys and values.
-    LoadOptions options = flags.model.load_options();
-    LlamaForCausalLM model = load_model(flags.model.model, options);
-    std::vector<std::vector<int32_t>> prompts;
-    int64_t longest = 0;
-    for (const NeedleCell& cell : cells) {
-      std::vector<int32_t> ids;
-      if (tokenizer->bos_id() >= 0) ids.push_back(tokenizer->bos_id());
-      std::vector<int32_t> body = tokenizer->encode(cell.prompt);
-      ids.insert(ids.end(), body.begin(), body.end());
-      longest = std::max<int64_t>(longest, static_cast<int64_t>(ids.size()));
-      prompts.push_back(std::move(ids));
-    }
-    std::vector<size_t> order(cells.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(),
-              [&](size_t a, size_t b) { return prompts[a] < prompts[b]; });
-    Generator generator(model, longest + settings.max_new_tokens, options.device,
-                        options.dtype.value_or(default_dtype(options.device)));
-    for (size_t i : order) {
-      GenerationResult g = generator.generate(
-          prompts[i],
-          {.max_new_tokens = settings.max_new_tokens, .chunk_tokens = flags.chunk_tokens});
-      auto t = static_cast<int64_t>(prompts[i].size());
-      flops_total += prefill_flops(model->config(), 0, t);
-      flops_saved += prefill_flops(model->config(), 0, g.reused_tokens);
-      NeedleResult r;
-      r.length = cells[i].length;
-      r.depth = cells[i].depth;
-      r.prompt_tokens = t;
-      r.response = tokenizer->decode(g.generated);
-      r.scores = score_response(r.response, cells[i].expected);
-      r.seconds = g.total_seconds;
-      record(std::move(r));
-    }
+    stats = run_native_cells(cells, *tokenizer, flags.model.model, flags.model.load_options(),
+                             settings.max_new_tokens, flags.chunk_tokens, record);
   } else {
-    EndpointOptions options{.url = flags.endpoint,
-                            .model = flags.api_model,
-                            .api_key = flags.api_key,
-                            .chat = flags.chat,
-                            .timeout_seconds = flags.timeout_s,
-                            .retries = flags.retries,
-                            .concurrency = flags.concurrency};
-    OpenAIClient client(options);
-    std::vector<CompletionRequest> requests;
-    for (const NeedleCell& cell : cells)
-      requests.push_back(
-          {.prompt = cell.prompt, .max_tokens = static_cast<int>(settings.max_new_tokens)});
-    client.complete_all(requests, [&](size_t i, const CompletionResult& c) {
-      NeedleResult r;
-      r.length = cells[i].length;
-      r.depth = cells[i].depth;
-      r.prompt_tokens = c.prompt_tokens;
-      r.seconds = c.seconds;
-      if (c.ok) {
-        r.response = c.text;
-        r.scores = score_response(r.response, cells[i].expected);
-      } else {
-        r.error = c.error;
-      }
-      record(std::move(r));
-    });
+    run_endpoint_cells(cells,
+                       {.url = flags.endpoint,
+                        .model = flags.api_model,
+                        .api_key = flags.api_key,
+                        .chat = flags.chat,
+                        .timeout_seconds = flags.timeout_s,
+                        .retries = flags.retries,
+                        .concurrency = flags.concurrency},
+                       settings.max_new_tokens, record);
   }
   results_file.sync();
   double seconds =
@@ -345,9 +237,10 @@ int run_needle(const NeedleFlags& flags) {
   std::printf("%s: %zu cells, acc %.1f (%s scorer), %zu failed; %.1f s; heatmap %s\n", out.c_str(),
               all.size(), acc(all, scorer), flags.scorer.c_str(), failed, seconds,
               (out / "heatmap.svg").c_str());
-  if (native && flops_total > 0)
-    std::printf("prefill: %.3g FLOPs needed, %.3g (%.1f%%) saved by prefix reuse\n", flops_total,
-                flops_saved, 100 * flops_saved / flops_total);
+  if (native && stats.prefill_flops > 0)
+    std::printf("prefill: %.3g FLOPs needed, %.3g (%.1f%%) saved by prefix reuse\n",
+                stats.prefill_flops, stats.saved_flops,
+                100 * stats.saved_flops / stats.prefill_flops);
   return failed == 0 ? 0 : 3;
 }
 
