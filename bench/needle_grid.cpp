@@ -24,16 +24,6 @@
 #include "longctx/model/generation.h"
 #include "longctx/model/presets.h"
 
-namespace {
-
-double prefill_flops(const longctx::ModelConfig& c, double from, double to) {
-  auto n = static_cast<double>(longctx::matmul_parameters(c));
-  double l = static_cast<double>(c.num_hidden_layers), d = static_cast<double>(c.hidden_size);
-  return 2 * n * (to - from) + 2 * l * d * (to * to - from * from);
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   std::string prompts_path, shape = "tinyllama-1.1b";
   bool reuse = true;
@@ -69,11 +59,7 @@ int main(int argc, char** argv) {
   longctx::set_context_length(config, std::max<int64_t>(longest + max_new, 4096));
   longctx::LlamaForCausalLM model(config);
   model->to(torch::kCUDA, torch::kBFloat16);
-  {
-    torch::NoGradGuard no_grad;
-    for (auto& p : model->named_parameters())
-      p.key().ends_with("norm.weight") ? p.value().fill_(1.0) : p.value().normal_(0.0, 0.02);
-  }
+  longctx::init_weights(model, /*seed=*/0);
   model->fuse_projections();
   model->eval();
   longctx::Generator generator(model, longest + max_new, torch::kCUDA, torch::kBFloat16);
@@ -89,8 +75,8 @@ int main(int argc, char** argv) {
     auto t = static_cast<double>(p.size());
     total += t;
     computed += t - static_cast<double>(r.reused_tokens);
-    flops += prefill_flops(config, 0, t);
-    saved += prefill_flops(config, 0, static_cast<double>(r.reused_tokens));
+    flops += longctx::prefill_flops(config, 0, static_cast<int64_t>(t));
+    saved += longctx::prefill_flops(config, 0, r.reused_tokens);
     decoded += static_cast<int64_t>(r.generated.size());
   }
   double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

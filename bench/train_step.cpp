@@ -165,17 +165,7 @@ int main(int argc, char** argv) {
     auto t0 = std::chrono::steady_clock::now();
     longctx::LlamaForCausalLM model(config);
     model->to(torch::kCUDA, torch::kBFloat16);
-    {
-      torch::NoGradGuard no_grad;
-      torch::manual_seed(0);
-      for (auto& p : model->named_parameters()) {
-        if (p.key().ends_with("norm.weight")) {
-          p.value().fill_(1.0);
-        } else {
-          p.value().normal_(0.0, 0.02);
-        }
-      }
-    }
+    longctx::init_weights(model, /*seed=*/0);
     longctx::save_model(model, model_dir, torch::kBFloat16);
     std::fprintf(stderr, "  random %s written in %.1f s\n", shape.c_str(),
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());

@@ -1,8 +1,7 @@
 #include "model_flags.h"
 
-#include <fmt/format.h>
-
 #include "longctx/base/error.h"
+#include "longctx/model/device.h"
 
 namespace longctx {
 
@@ -22,15 +21,7 @@ void ModelFlags::add_to(CLI::App& command) {
 }
 
 torch::Device ModelFlags::torch_device() const {
-  if (device == "auto") return torch::cuda::is_available() ? torch::kCUDA : torch::kCPU;
-  try {
-    torch::Device d(device);
-    if (d.is_cuda() && !torch::cuda::is_available())
-      throw Error("--device cuda: no CUDA device is available", "use --device cpu");
-    return d;
-  } catch (const c10::Error&) {
-    throw Error(fmt::format("--device: '{}' is not a device", device), "use cpu, cuda or cuda:N");
-  }
+  return parse_device(device);
 }
 
 LoadOptions ModelFlags::load_options() const {

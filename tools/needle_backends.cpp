@@ -15,19 +15,6 @@ namespace longctx {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-// Forward FLOPs of prefilling positions [from, to) (RECIPE.md section 5, forward only: 2N per
-// token plus 4 L d per attended position, i.e. 2 L T d on average for a causal pass).
-double prefill_flops(const ModelConfig& c, int64_t from, int64_t to) {
-  auto n = static_cast<double>(matmul_parameters(c));
-  double l = static_cast<double>(c.num_hidden_layers), d = static_cast<double>(c.hidden_size);
-  double a = static_cast<double>(from), b = static_cast<double>(to);
-  return 2 * n * (b - a) + 2 * l * d * (b * b - a * a);
-}
-
-}  // namespace
-
 std::vector<int32_t> needle_prompt_ids(const Tokenizer& tokenizer, const std::string& prompt) {
   std::vector<int32_t> ids;
   if (tokenizer.bos_id() >= 0) ids.push_back(tokenizer.bos_id());

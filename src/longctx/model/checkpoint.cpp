@@ -161,8 +161,13 @@ void save_model(LlamaForCausalLM& model, const fs::path& dir, torch::ScalarType 
 }
 
 LlamaForCausalLM init_model(const ModelConfig& config, uint64_t seed) {
-  torch::manual_seed(seed);
   LlamaForCausalLM model(config);
+  init_weights(model, seed);
+  return model;
+}
+
+void init_weights(LlamaForCausalLM& model, uint64_t seed) {
+  torch::manual_seed(seed);
   torch::NoGradGuard no_grad;
   for (auto& item : model->named_parameters()) {
     const std::string& name = item.key();
@@ -174,7 +179,6 @@ LlamaForCausalLM init_model(const ModelConfig& config, uint64_t seed) {
       item.value().normal_(0.0, 0.02);
     }
   }
-  return model;
 }
 
 }  // namespace longctx

@@ -54,5 +54,8 @@ void save_model(LlamaForCausalLM& model, const std::filesystem::path& dir,
 // A model with transformers' initialisation: linear and embedding weights ~ N(0, 0.02),
 // biases zero, norm weights one. Deterministic for a seed.
 LlamaForCausalLM init_model(const ModelConfig& config, uint64_t seed);
+// The same initialisation in place, wherever the model lives (the benchmarks draw 7B-size
+// weights on the GPU in seconds, where the CPU takes minutes).
+void init_weights(LlamaForCausalLM& model, uint64_t seed);
 
 }  // namespace longctx

@@ -322,4 +322,11 @@ int64_t matmul_parameters(const ModelConfig& c) {
   return c.num_hidden_layers * (attention + mlp) + c.hidden_size * c.vocab_size;
 }
 
+double prefill_flops(const ModelConfig& c, int64_t from, int64_t to) {
+  auto n = static_cast<double>(matmul_parameters(c));
+  double l = static_cast<double>(c.num_hidden_layers), d = static_cast<double>(c.hidden_size);
+  double a = static_cast<double>(from), b = static_cast<double>(to);
+  return 2 * n * (b - a) + 2 * l * d * (b * b - a * a);
+}
+
 }  // namespace longctx

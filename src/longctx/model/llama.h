@@ -146,4 +146,9 @@ TORCH_MODULE(LlamaForCausalLM);
 // lookup excluded, output head included).
 int64_t matmul_parameters(const ModelConfig& config);
 
+// Forward FLOPs of computing positions [from, to) of one sequence (RECIPE.md section 5,
+// forward only): 2N per token plus 4 L d per attended position, i.e. 2 L T d per token on
+// average over a causal pass from 0 to T.
+double prefill_flops(const ModelConfig& config, int64_t from, int64_t to);
+
 }  // namespace longctx
