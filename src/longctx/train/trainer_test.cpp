@@ -281,15 +281,18 @@ TEST(MasterAdamWTest, MatchesLibtorchAdamW) {
 }
 
 TEST(MasterAdamWTest, Bfloat16ParametersFollowFloat32Masters) {
+  // Weights and gradients that bfloat16 holds exactly: the float32 run and the bfloat16 run
+  // with float32 masters then do the same float32 arithmetic.
+  auto bf16_exact = [](torch::Tensor t) { return t.to(torch::kBFloat16).to(torch::kFloat); };
   torch::manual_seed(0);
-  torch::Tensor w = torch::randn({4, 4});
+  torch::Tensor w = bf16_exact(torch::randn({4, 4}).abs() + 1.0);  // w >= 1: bf16 ulp >= 2^-7
   torch::OrderedDict<std::string, torch::Tensor> f32, bf16;
   f32.insert("w", w.clone().requires_grad_(true));
   bf16.insert("w", w.to(torch::kBFloat16).requires_grad_(true));
   MasterAdamW a(f32, {}), b(bf16, {});
   EXPECT_GT(b.state_bytes(), a.state_bytes());  // a separate float32 master
-  for (int step = 0; step < 3; ++step) {
-    torch::Tensor g = torch::randn({4, 4});
+  for (int step = 0; step < 20; ++step) {
+    torch::Tensor g = bf16_exact(torch::randn({4, 4}));
     f32["w"].mutable_grad() = g.clone();
     bf16["w"].mutable_grad() = g.to(torch::kBFloat16);
     a.accumulate();
@@ -297,14 +300,20 @@ TEST(MasterAdamWTest, Bfloat16ParametersFollowFloat32Masters) {
     a.step(1e-3);
     b.step(1e-3);
   }
-  // Updates of 1e-3 are below bfloat16's resolution near 1: only a float32 master keeps them.
+  // Each update (about 1e-3) is below half a bfloat16 ulp here, so updating the bfloat16
+  // weights directly would leave them where they started; the master accumulates them.
   EXPECT_EQ(bf16["w"].scalar_type(), torch::kBFloat16);
-  EXPECT_TRUE(torch::allclose(bf16["w"].to(torch::kFloat), f32["w"], 1e-2, 1e-2));
+  EXPECT_TRUE(torch::equal(bf16["w"], f32["w"].to(torch::kBFloat16)));
+  EXPECT_FALSE(torch::equal(bf16["w"], w.to(torch::kBFloat16)));
+  // The saved state restores the masters into a fresh model's parameters.
   ScratchDir tmp;
   b.save(tmp.path() / "opt.safetensors");
-  MasterAdamW c(bf16, {});
+  torch::OrderedDict<std::string, torch::Tensor> fresh;
+  fresh.insert("w", torch::zeros({4, 4}, torch::kBFloat16).requires_grad_(true));
+  MasterAdamW c(fresh, {});
   c.load(tmp.path() / "opt.safetensors");
-  EXPECT_EQ(c.steps(), 3);
+  EXPECT_EQ(c.steps(), 20);
+  EXPECT_TRUE(torch::equal(fresh["w"], bf16["w"]));
 }
 
 TEST(TrainConfigTest, SettingsRoundTripAndErrorsNameTheSetting) {
