@@ -3,6 +3,7 @@
 //
 //   longctx needle --tokenizer Llama-2-7b-hf --dump-prompts prompts.jsonl     (any machine)
 //   longctx_bench_needle --prompts prompts.jsonl --shape tinyllama-1.1b [--no-reuse]
+//                        [--no-graphs] [--chunk 8192] [--max-new-tokens 50]
 //
 // The GPU machine builds only base/ and model/ (no tokenizers), so the prompts come tokenized.
 // Random bf16 weights of the shape (the answers are noise; the timing is the point). Prints
@@ -26,7 +27,7 @@
 
 int main(int argc, char** argv) {
   std::string prompts_path, shape = "tinyllama-1.1b";
-  bool reuse = true;
+  bool reuse = true, graphs = true;
   int64_t max_new = 50, chunk = 8192;
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
@@ -41,6 +42,8 @@ int main(int argc, char** argv) {
       max_new = std::stoll(value());
     else if (flag == "--chunk")
       chunk = std::stoll(value());
+    else if (flag == "--no-graphs")
+      graphs = false;
   }
   if (!torch::cuda::is_available() || prompts_path.empty()) {
     std::fprintf(stderr, "usage: longctx_bench_needle --prompts FILE [--shape S] (needs CUDA)\n");
@@ -67,9 +70,12 @@ int main(int argc, char** argv) {
   auto t0 = std::chrono::steady_clock::now();
   double prefill_s = 0, decode_s = 0, computed = 0, total = 0, flops = 0, saved = 0;
   int64_t decoded = 0;
-  for (const auto& p : prompts) {
-    longctx::GenerationResult r = generator.generate(
-        p, {.max_new_tokens = max_new, .chunk_tokens = chunk, .reuse_prefix = reuse});
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    const std::vector<int32_t>& p = prompts[i];
+    longctx::GenerationResult r = generator.generate(p, {.max_new_tokens = max_new,
+                                                         .chunk_tokens = chunk,
+                                                         .reuse_prefix = reuse,
+                                                         .cuda_graphs = graphs});
     prefill_s += r.prefill_seconds;
     decode_s += r.total_seconds - r.prefill_seconds;
     auto t = static_cast<double>(p.size());
@@ -78,15 +84,22 @@ int main(int argc, char** argv) {
     flops += longctx::prefill_flops(config, 0, static_cast<int64_t>(t));
     saved += longctx::prefill_flops(config, 0, r.reused_tokens);
     decoded += static_cast<int64_t>(r.generated.size());
+    if (i % 20 == 19 || i + 1 == prompts.size()) {  // progress, in case the run is cut short
+      std::fprintf(stderr, "%zu/%zu cells, %.0f s: prefill %.0f s, decode %.0f s\n", i + 1,
+                   prompts.size(),
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+                   prefill_s, decode_s);
+    }
   }
   double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf(
       "| shape | cells | reuse | wall s | prefill tokens/s | decode tokens/s | prefill FLOPs saved "
       "|\n");
   std::printf("|---|---:|---|---:|---:|---:|---:|\n");
-  std::printf("| %s | %zu | %s | %.1f | %.0f | %.1f | %.1f%% (%.3g of %.3g) |\n", shape.c_str(),
-              prompts.size(), reuse ? "on" : "off", wall, computed / prefill_s,
-              static_cast<double>(decoded) / decode_s, 100 * saved / flops, saved, flops);
+  std::printf("| %s | %zu | %s%s | %.1f | %.0f | %.1f | %.1f%% (%.3g of %.3g) |\n", shape.c_str(),
+              prompts.size(), reuse ? "on" : "off", graphs ? "" : ", no graphs", wall,
+              computed / prefill_s, static_cast<double>(decoded) / decode_s, 100 * saved / flops,
+              saved, flops);
   std::fprintf(stderr, "%.0f prompt tokens, %.0f computed\n", total, computed);
   return 0;
 }

@@ -1,20 +1,36 @@
 #!/usr/bin/env bash
 # One call on the GPU machine (issue 7's benchmark): the needle grid's prompts, tokenized
 # beforehand on a CPU machine (the GPU machine builds no tokenizers), run on a random-weight
-# model of SHAPE with and without prefix reuse.
+# model of SHAPE with prefix reuse and decoding through CUDA graphs, after the generation GPU
+# tests (chunked prefill after cached keys, graph decoding against eager decoding).
 #
 #   here:  longctx needle --tokenizer Llama-2-7b-hf --dump-prompts bench-data/needle-prompts.jsonl
-#          (the paper's 400 cells to 128K; carry bench-data/ to the GPU machine)
+#          xz -9 bench-data/needle-prompts.jsonl   (the paper's 400 cells to 128K: 123 MB of
+#          JSON, 0.14 MB compressed; carry bench-data/ to the GPU machine)
 #   there: bash scripts/gpu/needle_checks.sh      (writes logs under $OUT)
-# Env: PROMPTS (default bench-data/needle-prompts.jsonl), SHAPE (default tinyllama-1.1b).
+# Env: PROMPTS (default bench-data/needle-prompts.jsonl.xz; .jsonl taken as is),
+#      SHAPE (default tinyllama-1.1b), LIMIT_S (default 480: the grid's time limit),
+#      NEEDLE_FLAGS (more flags for longctx_bench_needle, e.g. --no-reuse).
 set -uo pipefail
 OUT=${OUT:-/tmp/longctx-gpu}
 mkdir -p "$OUT"
-PROMPTS=${PROMPTS:-bench-data/needle-prompts.jsonl}
+PROMPTS=${PROMPTS:-bench-data/needle-prompts.jsonl.xz}
 SHAPE=${SHAPE:-tinyllama-1.1b}
 torch_prefix=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
+nvidia-smi --query-gpu=name,memory.total --format=csv > "$OUT/gpu.txt" 2>&1
 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DLONGCTX_MODEL_ONLY=ON \
   -DLONGCTX_WERROR=OFF -DCMAKE_PREFIX_PATH="$torch_prefix" > "$OUT/build.log" 2>&1 &&
-  cmake --build build-gpu -j 16 --target longctx_bench_needle >> "$OUT/build.log" 2>&1 ||
-  { tail -20 "$OUT/build.log"; exit 1; }
-build-gpu/bench/longctx_bench_needle --prompts "$PROMPTS" --shape "$SHAPE" 2>&1 | tee "$OUT/needle.txt"
+  cmake --build build-gpu -j 16 --target longctx_bench_needle longctx_gpu_tests \
+    >> "$OUT/build.log" 2>&1 || { tail -20 "$OUT/build.log"; exit 1; }
+build-gpu/tests/longctx_gpu_tests --gtest_filter='GenerationGpu.*' 2>&1 | tee "$OUT/tests.log" |
+  grep -E "OK|FAILED|Failure|error"
+grep -q "FAILED" "$OUT/tests.log" && exit 1
+if [[ "$PROMPTS" == *.xz ]]; then
+  plain=/tmp/needle-prompts.jsonl
+  xz -dc "$PROMPTS" > "$plain" 2>/dev/null ||
+    python3 -c 'import lzma,shutil,sys;shutil.copyfileobj(lzma.open(sys.argv[1]),open(sys.argv[2],"wb"))' \
+      "$PROMPTS" "$plain"
+  PROMPTS=$plain
+fi
+timeout "${LIMIT_S:-480}" build-gpu/bench/longctx_bench_needle --prompts "$PROMPTS" \
+  --shape "$SHAPE" ${NEEDLE_FLAGS:-} 2>&1 | tee "$OUT/needle.txt"

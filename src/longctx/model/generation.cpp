@@ -4,9 +4,17 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <map>
 
 #include "longctx/base/error.h"
 #include "longctx/model/device.h"
+
+#ifdef LONGCTX_HAVE_CUDA
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#endif
 
 namespace longctx {
 
@@ -18,19 +26,98 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 }  // namespace
 
+// The decoding step captured once per attention window and replayed for every token. The
+// graph reads the token and position from `ids` and `position` and leaves the greedy next
+// token in its `next`.
+struct DecodeGraphs {
+  torch::Tensor ids, position;  // [1, 1], [1] long: the inputs every graph reads
+#ifdef LONGCTX_HAVE_CUDA
+  struct Captured {
+    std::unique_ptr<at::cuda::CUDAGraph> graph;
+    torch::Tensor next;  // [1, 1] long, written by each replay
+  };
+  std::map<int64_t, Captured> by_window;
+#endif
+  bool failed = false;  // capture failed once: decode without graphs from then on
+};
+
 Generator::Generator(LlamaForCausalLM model, int64_t max_tokens, torch::Device device,
                      torch::ScalarType dtype)
     : model_(std::move(model)),
       device_(device),
-      cache_(model_->config(), 1, max_tokens, device, dtype) {}
+      max_tokens_(max_tokens),
+      // Room to a multiple of 1024 positions, so that every decoding window is one
+      // (masked_attention splits a long window in 1024s).
+      cache_(model_->config(), 1, (max_tokens + 1023) / 1024 * 1024, device, dtype),
+      graphs_(std::make_unique<DecodeGraphs>()) {
+  const RopeParameters& rope = model_->config().rope;
+  fixed_rope_ = rope.type != RopeType::kDynamic || rope.frozen_length_tokens.has_value();
+  if (fixed_rope_) {
+    torch::NoGradGuard no_grad;
+    std::tie(cos_table_, sin_table_) = model_->rotary(0, max_tokens, device, dtype);
+  }
+  auto longs = torch::dtype(torch::kLong).device(device);
+  graphs_->ids = torch::zeros({1, 1}, longs);
+  graphs_->position = torch::zeros({1}, longs);
+}
+
+Generator::~Generator() = default;
+
+int64_t Generator::decode(int64_t token, int64_t position, const GenerationOptions& options) {
+  cache_.set_size(position + 1);
+  if (!fixed_rope_) {  // rotations follow the length: the plain forward, shapes changing
+    torch::Tensor ids = torch::full({1, 1}, token, torch::dtype(torch::kLong).device(device_));
+    return model_->logits(model_->forward_hidden(ids, position, &cache_))
+        .argmax(-1)
+        .item<int64_t>();
+  }
+  int64_t every = std::max<int64_t>(options.decode_window, 1);
+  int64_t window = std::min(cache_.max_tokens(), (position / every + 1) * every);  // > position
+  DecodeGraphs& g = *graphs_;
+  g.ids.fill_(token);
+  g.position.fill_(position);
+  DecodeStep step{g.position, cos_table_, sin_table_, window};
+  auto run = [&] { return model_->logits(model_->decode_hidden(g.ids, step, cache_)).argmax(-1); };
+#ifdef LONGCTX_HAVE_CUDA
+  if (options.cuda_graphs && device_.is_cuda() && !g.failed) {
+    auto found = g.by_window.find(window);
+    if (found == g.by_window.end()) {
+      try {
+        DecodeGraphs::Captured captured;
+        captured.graph = std::make_unique<at::cuda::CUDAGraph>();
+        synchronize(device_);  // the inputs above were written on the current stream
+        {
+          // Capture needs a stream of its own; one eager run first settles cuBLAS workspaces
+          // and kernel choices (it computes this very step, which the replay repeats).
+          c10::cuda::CUDAStreamGuard guard(c10::cuda::getStreamFromPool(false, device_.index()));
+          run();
+          synchronize(device_);
+          captured.graph->capture_begin();
+          captured.next = run();
+          captured.graph->capture_end();
+        }
+        found = g.by_window.emplace(window, std::move(captured)).first;
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "warning: decoding without CUDA graphs (capture failed: %s)\n",
+                     e.what());
+        g.failed = true;
+        return run().item<int64_t>();
+      }
+    }
+    found->second.graph->replay();
+    return found->second.next.item<int64_t>();
+  }
+#endif
+  return run().item<int64_t>();
+}
 
 GenerationResult Generator::generate(const std::vector<int32_t>& prompt,
                                      const GenerationOptions& options) {
   if (prompt.empty()) throw Error("the prompt is empty");
   auto t = static_cast<int64_t>(prompt.size());
-  if (t + options.max_new_tokens > cache_.max_tokens()) {
+  if (t + options.max_new_tokens > max_tokens_) {
     throw Error(fmt::format("{} prompt tokens + {} new tokens exceed the KV cache of {}", t,
-                            options.max_new_tokens, cache_.max_tokens()));
+                            options.max_new_tokens, max_tokens_));
   }
   torch::NoGradGuard no_grad;
   GenerationResult result;
@@ -39,10 +126,8 @@ GenerationResult Generator::generate(const std::vector<int32_t>& prompt,
 
   // Positions [0, reuse) keep the keys/values of the previous call's identical tokens; at
   // least the last prompt token runs again, for its hidden state.
-  bool reusable = model_->config().rope.type != RopeType::kDynamic ||
-                  model_->config().rope.frozen_length_tokens.has_value();
   int64_t reuse = 0;
-  if (options.reuse_prefix && reusable) {
+  if (options.reuse_prefix && fixed_rope_) {
     auto limit = static_cast<int64_t>(std::min(cached_.size(), prompt.size() - 1));
     while (reuse < limit &&
            cached_[static_cast<size_t>(reuse)] == prompt[static_cast<size_t>(reuse)])
@@ -66,17 +151,16 @@ GenerationResult Generator::generate(const std::vector<int32_t>& prompt,
 
   const std::vector<int64_t>& stops = model_->config().eos_token_ids;
   result.stop_reason = "max_new_tokens";
+  auto next = model_->logits(last).argmax(-1).item<int64_t>();  // greedy
   for (int64_t i = 0; i < options.max_new_tokens; ++i) {
-    auto next = model_->logits(last).argmax(-1).item<int64_t>();  // greedy
     if (std::find(stops.begin(), stops.end(), next) != stops.end()) {
       result.stop_reason = "stop_token";
       break;
     }
     result.generated.push_back(static_cast<int32_t>(next));
     if (i + 1 == options.max_new_tokens) break;
-    torch::Tensor step = torch::full({1, 1}, next, torch::dtype(torch::kLong).device(device_));
-    last = model_->forward_hidden(step, t + i, &cache_);
     cached_.push_back(static_cast<int32_t>(next));
+    next = decode(next, t + i, options);
   }
   result.total_seconds = seconds_since(started);
   return result;

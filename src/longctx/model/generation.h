@@ -6,6 +6,12 @@
 //   GenerationResult r = gen.generate(prompt_ids, {.max_new_tokens = 50});
 //   r.reused_tokens;   // prompt tokens whose KV came from the previous call
 //
+// Decoding runs one token per step in fixed shapes (DecodeStep in llama.h): attention reads the
+// cache up to the next multiple of `decode_window` positions, masked after the token. On CUDA each
+// window's step is captured once as a CUDA graph and replayed, so a token costs a few kernel
+// launches from the host instead of about a thousand (`cuda_graphs = false` runs the same ops
+// one by one).
+//
 // Reuse needs keys and values that depend only on earlier tokens: true for every RoPE type
 // except dynamic NTK that follows the sequence length (frozen dynamic NTK is fine); for those,
 // reuse is off and every call prefills from position 0.
@@ -14,6 +20,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -25,6 +32,10 @@ struct GenerationOptions {
   int64_t max_new_tokens = 50;
   int64_t chunk_tokens = 4096;  // prompt tokens per prefill forward
   bool reuse_prefix = true;
+  bool cuda_graphs = true;  // on CUDA: replay each decoding step as a captured graph
+  // Decoding attends over cache positions [0, window), the window a multiple of this (or the
+  // whole cache): larger means fewer graphs and more masked positions read.
+  int64_t decode_window = 4096;
 };
 
 struct GenerationResult {
@@ -35,20 +46,30 @@ struct GenerationResult {
   double prefill_seconds = 0, total_seconds = 0;
 };
 
+struct DecodeGraphs;  // generation.cpp: CUDA graphs of the decoding step, per window
+
 class Generator {
  public:
   Generator(LlamaForCausalLM model, int64_t max_tokens, torch::Device device,
             torch::ScalarType dtype);
+  ~Generator();
   // Greedy: argmax until a stop token (config eos_token_ids) or max_new_tokens. Throws Error
   // when prompt + max_new_tokens exceeds the cache.
   GenerationResult generate(const std::vector<int32_t>& prompt, const GenerationOptions& options);
-  int64_t max_tokens() const { return cache_.max_tokens(); }
+  int64_t max_tokens() const { return max_tokens_; }
 
  private:
+  // The next token (greedy) after `token` at `position`, whose keys/values it stores.
+  int64_t decode(int64_t token, int64_t position, const GenerationOptions& options);
+
   LlamaForCausalLM model_;
   torch::Device device_;
+  int64_t max_tokens_;
   KvCache cache_;
   std::vector<int32_t> cached_;  // the tokens whose keys/values fill cache positions [0, n)
+  bool fixed_rope_;              // positions' rotations do not depend on the sequence length
+  torch::Tensor cos_table_, sin_table_;  // [max_tokens, D] when fixed_rope_
+  std::unique_ptr<DecodeGraphs> graphs_;
 };
 
 }  // namespace longctx

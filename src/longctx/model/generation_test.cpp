@@ -6,6 +6,7 @@
 
 #include "longctx/model/checkpoint.h"
 #include "longctx/model/presets.h"
+#include "longctx/model/torch_compat.h"
 
 namespace longctx {
 namespace {
@@ -46,6 +47,53 @@ TEST(Generation, PrefixReuseGivesTheSameTokensAsAFreshPrefill) {
       fresh.generate(second, {.max_new_tokens = 12, .chunk_tokens = 4096, .reuse_prefix = false});
   EXPECT_EQ(one.generated, b.generated);
   EXPECT_THROW(reusing.generate(counting(510, 0), options), std::exception);
+}
+
+TEST(Generation, MaskedAttentionInSplitsEqualsOneSoftmaxOverTheVisibleKeys) {
+  torch::manual_seed(2);
+  torch::Tensor q = torch::randn({1, 2, 3, 8}), k = torch::randn({1, 2, 32, 8}),
+                v = torch::randn({1, 2, 32, 8});
+  torch::Tensor visible = torch::arange(32) < 19;  // keys 19.. are stale
+  // Reference: softmax over the 19 visible keys only.
+  torch::Tensor ref =
+      torch::softmax(torch::matmul(q, k.narrow(2, 0, 19).transpose(2, 3)) / std::sqrt(8.0), -1)
+          .matmul(v.narrow(2, 0, 19));
+  EXPECT_TRUE(torch::allclose(masked_attention(q, k, v, visible), ref, 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(masked_attention(q, k, v, visible, /*split=*/8), ref, 1e-5, 1e-6));
+}
+
+// The reference: greedy decoding that runs the whole sequence through the model for every new
+// token (no cache, no decode step, no windows).
+std::vector<int32_t> greedy_by_recomputing(LlamaForCausalLM& model, std::vector<int32_t> ids,
+                                           int steps) {
+  torch::NoGradGuard no_grad;
+  std::vector<int32_t> out;
+  for (int i = 0; i < steps; ++i) {
+    torch::Tensor t = torch::tensor(std::vector<int64_t>(ids.begin(), ids.end())).unsqueeze(0);
+    auto next = static_cast<int32_t>(model->forward(t)[0][-1].argmax().item<int64_t>());
+    out.push_back(next);
+    ids.push_back(next);
+  }
+  return out;
+}
+
+TEST(Generation, DecodingStepsGiveTheTokensOfAFullRecomputation) {
+  ModelConfig config = model_preset("debug");  // 4 query heads over 2 key/value heads
+  config.eos_token_ids.clear();
+  LlamaForCausalLM model = init_model(config, 11);
+  model->eval();
+  // Windows of 64 in a cache of 300: steps before position 256 attend over a multiple of 64
+  // with the rest masked, later ones over the whole cache.
+  Generator generator(model, 300, torch::kCPU, torch::kFloat);
+  GenerationOptions options{.max_new_tokens = 10, .chunk_tokens = 100, .decode_window = 64};
+  std::vector<int32_t> long_prompt = counting(251, 2);
+  GenerationResult a = generator.generate(long_prompt, options);
+  EXPECT_EQ(a.generated, greedy_by_recomputing(model, long_prompt, 10));
+  // A short prompt after it: the cache still holds the long one's keys past the new positions,
+  // which the mask must hide.
+  std::vector<int32_t> short_prompt = counting(40, 3);
+  GenerationResult b = generator.generate(short_prompt, options);
+  EXPECT_EQ(b.generated, greedy_by_recomputing(model, short_prompt, 10));
 }
 
 }  // namespace

@@ -18,13 +18,6 @@ torch::Tensor rotate(const torch::Tensor& x, const torch::Tensor& cos,
   return torch::addcmul(x * cos, torch::roll(x, {x.size(-1) / 2}, {-1}), sin_signed);
 }
 
-// GQA: [B, K, S, D] -> [B, K * groups, S, D], each key/value head serving `groups` query heads.
-torch::Tensor repeat_kv(const torch::Tensor& x, int64_t groups) {
-  if (groups == 1) return x;
-  auto b = x.size(0), k = x.size(1), s = x.size(2), d = x.size(3);
-  return x.unsqueeze(2).expand({b, k, groups, s, d}).reshape({b, k * groups, s, d});
-}
-
 }  // namespace
 
 KvCache::KvCache(const ModelConfig& config, int64_t batch, int64_t max_tokens, torch::Device device,
@@ -54,6 +47,20 @@ std::pair<torch::Tensor, torch::Tensor> KvCache::append(int64_t layer, int64_t s
   return {keys.slice(2, 0, end), values.slice(2, 0, end)};
 }
 
+std::pair<torch::Tensor, torch::Tensor> KvCache::write(int64_t layer, const torch::Tensor& position,
+                                                       const torch::Tensor& k,
+                                                       const torch::Tensor& v, int64_t window) {
+  if (window > max_tokens_) {
+    throw Error(
+        fmt::format("KV cache of {} tokens cannot show a window of {}", max_tokens_, window));
+  }
+  torch::Tensor& keys = keys_[static_cast<size_t>(layer)];
+  torch::Tensor& values = values_[static_cast<size_t>(layer)];
+  keys.index_copy_(2, position, k);
+  values.index_copy_(2, position, v);
+  return {keys.slice(2, 0, window), values.slice(2, 0, window)};
+}
+
 RMSNormImpl::RMSNormImpl(int64_t width, double eps_) : eps(eps_) {
   weight = register_parameter("weight", torch::ones({width}));
 }
@@ -76,37 +83,62 @@ LlamaAttentionImpl::LlamaAttentionImpl(const ModelConfig& c)
   o_proj = register_module("o_proj", linear(heads * head_dim, c.hidden_size));
 }
 
+std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> LlamaAttentionImpl::project(
+    const torch::Tensor& x) {
+  if (!qkv_weight.defined()) return {q_proj(x), k_proj(x), v_proj(x)};
+  torch::Tensor qkv = torch::linear(x, qkv_weight, qkv_bias);  // [B, T, (H + 2K) * D]
+  return {qkv.narrow(-1, 0, heads * head_dim),
+          qkv.narrow(-1, heads * head_dim, kv_heads * head_dim),
+          qkv.narrow(-1, (heads + kv_heads) * head_dim, kv_heads * head_dim)};
+}
+
 torch::Tensor LlamaAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& cos,
                                           const torch::Tensor& sin, int64_t layer, int64_t start,
                                           KvCache* cache) {
   int64_t b = x.size(0), t = x.size(1);
-  torch::Tensor q, k, v;
-  if (qkv_weight.defined()) {  // one matmul: [B, T, (H + 2K) * D]
-    torch::Tensor qkv = torch::linear(x, qkv_weight, qkv_bias);
-    q = qkv.narrow(-1, 0, heads * head_dim);
-    k = qkv.narrow(-1, heads * head_dim, kv_heads * head_dim);
-    v = qkv.narrow(-1, (heads + kv_heads) * head_dim, kv_heads * head_dim);
-  } else {
-    q = q_proj(x), k = k_proj(x), v = v_proj(x);
-  }
+  auto [q, k, v] = project(x);
   q = q.view({b, t, heads, head_dim}).transpose(1, 2);     // [B, H, T, D]
   k = k.view({b, t, kv_heads, head_dim}).transpose(1, 2);  // [B, K, T, D]
   v = v.view({b, t, kv_heads, head_dim}).transpose(1, 2);  // [B, K, T, D]
   q = rotate(q, cos, sin);  // cos, sin [T, D] broadcast over B and heads
   k = rotate(k, cos, sin);
   if (cache != nullptr) std::tie(k, v) = cache->append(layer, start, k, v);  // [B, K, S, D]
-  torch::Tensor out = causal_attention(q, repeat_kv(k, heads / kv_heads),
-                                       repeat_kv(v, heads / kv_heads));  // [B, H, T, D]
+  torch::Tensor out = cached_causal_attention(q, k, v);                      // [B, H, T, D]
   return o_proj(out.transpose(1, 2).reshape({b, t, heads * head_dim}));
+}
+
+torch::Tensor LlamaAttentionImpl::decode(const torch::Tensor& x, const torch::Tensor& cos,
+                                         const torch::Tensor& sin, int64_t layer,
+                                         const DecodeStep& step, const torch::Tensor& visible,
+                                         KvCache& cache) {
+  int64_t b = x.size(0);
+  auto [q, k, v] = project(x);
+  q = rotate(q.view({b, 1, heads, head_dim}), cos, sin);                       // [B, 1, H, D]
+  k = rotate(k.view({b, 1, kv_heads, head_dim}), cos, sin).transpose(1, 2);    // [B, K, 1, D]
+  v = v.view({b, 1, kv_heads, head_dim}).transpose(1, 2);                      // [B, K, 1, D]
+  auto [keys, values] = cache.write(layer, step.position, k, v, step.window);  // [B, K, W, D]
+  // The H / K query heads of a group become G rows against their one key/value head, so the
+  // cache is read once and never repeated per query head: [B, K, G, D].
+  torch::Tensor rows = q.view({b, kv_heads, heads / kv_heads, head_dim});
+  torch::Tensor out = masked_attention(rows, keys, values, visible);  // [B, K, G, D]
+  return o_proj(out.reshape({b, 1, heads * head_dim}));
 }
 
 torch::Tensor LlamaAttentionImpl::forward_train(const torch::Tensor& x, const torch::Tensor& cos,
                                                 const torch::Tensor& sin,
                                                 const std::vector<int64_t>& bounds) {
   int64_t b = x.size(0), t = x.size(1);
-  torch::Tensor q = q_proj(x).view({b, t, heads, head_dim}).transpose(1, 2);     // [B, H, T, D]
-  torch::Tensor k = k_proj(x).view({b, t, kv_heads, head_dim}).transpose(1, 2);  // [B, K, T, D]
-  torch::Tensor v = v_proj(x).view({b, t, kv_heads, head_dim}).transpose(1, 2);  // [B, K, T, D]
+  // One matmul for q, k and v, their weights joined for this call (a few MB): backward then
+  // runs one matmul for x's gradient instead of three and two sums, and split's backward
+  // joins the three gradients in one copy.
+  torch::Tensor bias;
+  if (q_proj->bias.defined()) bias = torch::cat({q_proj->bias, k_proj->bias, v_proj->bias});
+  std::vector<torch::Tensor> qkv =
+      torch::linear(x, torch::cat({q_proj->weight, k_proj->weight, v_proj->weight}), bias)
+          .split_with_sizes({heads * head_dim, kv_heads * head_dim, kv_heads * head_dim}, -1);
+  torch::Tensor q = qkv[0].view({b, t, heads, head_dim}).transpose(1, 2);     // [B, H, T, D]
+  torch::Tensor k = qkv[1].view({b, t, kv_heads, head_dim}).transpose(1, 2);  // [B, K, T, D]
+  torch::Tensor v = qkv[2].view({b, t, kv_heads, head_dim}).transpose(1, 2);  // [B, K, T, D]
   q = apply_rotary(q, cos, sin);
   k = apply_rotary(k, cos, sin);
   torch::Tensor out;
@@ -144,6 +176,13 @@ torch::Tensor LlamaMLPImpl::forward(const torch::Tensor& x) {
   return down_proj(torch::silu(gate_proj(x)) * up_proj(x));  // [B, T, F] inside
 }
 
+torch::Tensor LlamaMLPImpl::forward_train(const torch::Tensor& x) {
+  torch::Tensor bias;
+  if (gate_proj->bias.defined()) bias = torch::cat({gate_proj->bias, up_proj->bias});
+  torch::Tensor gate_up = torch::linear(x, torch::cat({gate_proj->weight, up_proj->weight}), bias);
+  return down_proj(swiglu(gate_up));  // [B, T, 2F] -> [B, T, F] -> [B, T, d]
+}
+
 LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const ModelConfig& c) {
   self_attn = register_module("self_attn", LlamaAttention(c));
   mlp = register_module("mlp", LlamaMLP(c));
@@ -168,7 +207,8 @@ torch::Tensor LlamaDecoderLayerImpl::attention_block(const torch::Tensor& x,
 }
 
 torch::Tensor LlamaDecoderLayerImpl::mlp_block(const torch::Tensor& h) {
-  return h + mlp(rms_norm(h, post_attention_layernorm->weight, post_attention_layernorm->eps));
+  return h + mlp->forward_train(
+                 rms_norm(h, post_attention_layernorm->weight, post_attention_layernorm->eps));
 }
 
 LlamaModelImpl::LlamaModelImpl(const ModelConfig& c) {
@@ -230,6 +270,20 @@ torch::Tensor LlamaForCausalLMImpl::forward_hidden(const torch::Tensor& ids, int
   return model->norm(h);
 }
 
+torch::Tensor LlamaForCausalLMImpl::decode_hidden(const torch::Tensor& ids, const DecodeStep& step,
+                                                  KvCache& cache) {
+  torch::Tensor h = model->embed_tokens(ids);                         // [B, 1, d]
+  torch::Tensor cos = step.cos_table.index_select(0, step.position);  // [1, D]
+  torch::Tensor sin = step.sin_table.index_select(0, step.position);
+  torch::Tensor visible =
+      torch::arange(step.window, step.position.options()) <= step.position;  // [W] bool
+  for (size_t l = 0; l < model->layers->size(); ++l) {
+    h = model->layers[l]->as<LlamaDecoderLayer>()->decode(h, cos, sin, static_cast<int64_t>(l),
+                                                          step, visible, cache);
+  }
+  return model->norm(h);
+}
+
 torch::Tensor LlamaForCausalLMImpl::forward_train(const torch::Tensor& ids,
                                                   const TrainForwardOptions& options) {
   if (!options.recompute.empty() &&
@@ -276,6 +330,15 @@ torch::Tensor LlamaForCausalLMImpl::forward_train(const torch::Tensor& ids,
     }
   }
   return rms_norm(h, model->norm->weight, model->norm->eps);
+}
+
+torch::Tensor LlamaDecoderLayerImpl::decode(const torch::Tensor& x, const torch::Tensor& cos,
+                                            const torch::Tensor& sin, int64_t layer,
+                                            const DecodeStep& step, const torch::Tensor& visible,
+                                            KvCache& cache) {
+  torch::Tensor h =
+      x + self_attn->decode(input_layernorm(x), cos, sin, layer, step, visible, cache);
+  return h + mlp(post_attention_layernorm(h));
 }
 
 torch::Tensor LlamaForCausalLMImpl::logits(const torch::Tensor& hidden) {

@@ -32,6 +32,11 @@ class KvCache {
   // Writes a layer's new keys/values at [start, start + T) and returns the views [0, start + T).
   std::pair<torch::Tensor, torch::Tensor> append(int64_t layer, int64_t start,
                                                  const torch::Tensor& k, const torch::Tensor& v);
+  // Decoding (DecodeStep): writes one position, given as a [1] long tensor on the device, and
+  // returns the views [0, window) whatever the position, so the shapes never change.
+  std::pair<torch::Tensor, torch::Tensor> write(int64_t layer, const torch::Tensor& position,
+                                                const torch::Tensor& k, const torch::Tensor& v,
+                                                int64_t window);
 
  private:
   int64_t max_tokens_;
@@ -61,14 +66,29 @@ struct TrainForwardOptions {
   std::vector<int64_t> document_bounds;
 };
 
+// One decoding step in shapes that stay the same from token to token, so that a CUDA graph can
+// capture it (generation.h): the position is a tensor on the device rather than a number on the
+// host, and attention reads the cache's first `window` positions, masking those after it.
+struct DecodeStep {
+  torch::Tensor position;              // [1] long: the new token's position
+  torch::Tensor cos_table, sin_table;  // [max_tokens, D]: rotary(0, max_tokens, ...)
+  int64_t window = 0;                  // cache positions attended; more than position
+};
+
 struct LlamaAttentionImpl : torch::nn::Module {
   explicit LlamaAttentionImpl(const ModelConfig& config);
   // x [B, T, d]; cos, sin [T, D]; start: position of x's first token.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                         int64_t layer, int64_t start, KvCache* cache);
+  // Decoding one token: x [B, 1, d]; cos, sin [1, D]; visible [window] bool.
+  torch::Tensor decode(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                       int64_t layer, const DecodeStep& step, const torch::Tensor& visible,
+                       KvCache& cache);
   // Training: the same attention with train_ops' RoPE, optionally masked at document bounds.
   torch::Tensor forward_train(const torch::Tensor& x, const torch::Tensor& cos,
                               const torch::Tensor& sin, const std::vector<int64_t>& bounds);
+  // q [B, T, H * D], k and v [B, T, K * D]: one matmul after fuse_projections(), else three.
+  std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> project(const torch::Tensor& x);
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   // After fuse_projections(): [q; k; v] rows in one tensor (the three weights are views of it).
   torch::Tensor qkv_weight, qkv_bias;
@@ -79,6 +99,8 @@ TORCH_MODULE(LlamaAttention);
 struct LlamaMLPImpl : torch::nn::Module {
   explicit LlamaMLPImpl(const ModelConfig& config);
   torch::Tensor forward(const torch::Tensor& x);  // down(silu(gate(x)) * up(x))
+  // Training: the same through one gate/up matmul and train_ops' swiglu.
+  torch::Tensor forward_train(const torch::Tensor& x);
   torch::nn::Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
   torch::Tensor gate_up_weight, gate_up_bias;  // after fuse_projections(): [gate; up] rows
 };
@@ -88,6 +110,10 @@ struct LlamaDecoderLayerImpl : torch::nn::Module {
   explicit LlamaDecoderLayerImpl(const ModelConfig& config);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                         int64_t layer, int64_t start, KvCache* cache);
+  // Decoding one token: x [B, 1, d]; cos, sin [1, D]; visible [window] bool.
+  torch::Tensor decode(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                       int64_t layer, const DecodeStep& step, const torch::Tensor& visible,
+                       KvCache& cache);
   // Training halves of forward: x + attention(norm(x)), and h + mlp(norm(h)).
   torch::Tensor attention_block(const torch::Tensor& x, const torch::Tensor& cos,
                                 const torch::Tensor& sin, const std::vector<int64_t>& bounds);
@@ -117,6 +143,9 @@ struct LlamaForCausalLMImpl : torch::nn::Module {
   // lm_head: [B, T, d] -> [B, T, V] in the model's dtype.
   torch::Tensor logits(const torch::Tensor& hidden);
   torch::Tensor forward(const torch::Tensor& ids) { return logits(forward_hidden(ids)); }
+  // Final hidden state [B, 1, d] of ids [B, 1] at step.position; stores its keys/values. The
+  // cache's size is left to the caller (the position lives on the device).
+  torch::Tensor decode_hidden(const torch::Tensor& ids, const DecodeStep& step, KvCache& cache);
 
   // Training forward of ids [B, T] from position 0: final hidden states [B, T, d], computed
   // with train_ops.h (memory-lean backward, activation recomputation per options).

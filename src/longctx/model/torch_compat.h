@@ -9,6 +9,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <limits>
 #include <optional>
 
 namespace longctx {
@@ -63,6 +64,55 @@ inline torch::Tensor causal_attention_gqa(const torch::Tensor& q, const torch::T
     return x.unsqueeze(2).expand({b, kv, groups, t, d}).reshape({b, kv * groups, t, d});
   };
   return causal_attention(q, repeat(k), repeat(v));
+}
+
+// Prefill with a KV cache and grouped-query heads: q [B, H, Tq, D] at positions [Tk - Tq, Tk)
+// over k, v [B, K, Tk, D]. Returns [B, H, Tq, D].
+inline torch::Tensor cached_causal_attention(const torch::Tensor& q, const torch::Tensor& k,
+                                             const torch::Tensor& v) {
+  int64_t tq = q.size(2), tk = k.size(2);
+  if (tq == tk) return causal_attention_gqa(q, k, v);
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+  // A chunk after cached keys: Flash attention aligns its causal mask bottom-right (the reason
+  // sdpa refuses is_causal there) and takes K < H heads, so no [Tq, Tk] mask and no copies of
+  // the cache (the masked path reads a mask as large as the scores).
+  bool half = q.scalar_type() == torch::kBFloat16 || q.scalar_type() == torch::kHalf;
+  int64_t d = q.size(3);
+  if (q.is_cuda() && half && tq > 1 && d % 8 == 0 && d <= 256) {
+    return std::get<0>(at::_scaled_dot_product_flash_attention(q, k, v, 0.0, /*is_causal=*/true,
+                                                               /*return_debug_mask=*/false));
+  }
+#endif
+  int64_t groups = q.size(1) / k.size(1);
+  auto repeat = [groups](const torch::Tensor& x) {  // [B, K, T, D] -> [B, K * groups, T, D]
+    if (groups == 1) return x;
+    return x.unsqueeze(2)
+        .expand({x.size(0), x.size(1), groups, x.size(2), x.size(3)})
+        .reshape({x.size(0), x.size(1) * groups, x.size(2), x.size(3)});
+  };
+  return causal_attention(q, repeat(k), repeat(v));
+}
+
+// Attention of q [B, K, G, D] over k, v [B, K, W, D] where only keys with visible [W] (bool)
+// true count: decoding, with the G query heads of each key/value head as rows. Explicit math,
+// the same on every libtorch: the fused kernels would run a handful of thread blocks here.
+// Scores in float32 (as sdpa's kernels keep them); probabilities rounded to v's type for the
+// second product, as Flash attention does. A window of many `split`s is summed from one product
+// per split, so a 128K window still spreads over the whole GPU.
+inline torch::Tensor masked_attention(const torch::Tensor& q, const torch::Tensor& k,
+                                      const torch::Tensor& v, const torch::Tensor& visible,
+                                      int64_t split = 1024) {
+  int64_t b = q.size(0), kv = q.size(1), g = q.size(2), d = q.size(3), w = k.size(2);
+  double scale = 1.0 / std::sqrt(static_cast<double>(d));
+  torch::Tensor scores = torch::matmul(q.to(torch::kFloat) * scale,
+                                       k.to(torch::kFloat).transpose(2, 3));  // [B, K, G, W]
+  scores.masked_fill_(visible.logical_not(), -std::numeric_limits<float>::infinity());
+  torch::Tensor probs = torch::softmax(scores, -1).to(v.scalar_type());
+  if (w % split != 0 || w == split) return torch::matmul(probs, v).to(q.scalar_type());
+  int64_t s = w / split;
+  torch::Tensor parts = torch::matmul(probs.view({b, kv, g, s, split}).transpose(2, 3),
+                                      v.reshape({b, kv, s, split, d}));  // [B, K, S, G, D]
+  return parts.sum(2).to(q.scalar_type());
 }
 
 }  // namespace longctx
