@@ -25,9 +25,11 @@ KvCache::KvCache(const ModelConfig& config, int64_t batch, int64_t max_tokens, t
     : max_tokens_(max_tokens) {
   auto options = torch::TensorOptions().device(device).dtype(dtype);
   for (int64_t l = 0; l < config.num_hidden_layers; ++l) {
+    // Zeros, not empty: decoding reads masked positions too (probability 0 times the value),
+    // and 0 * NaN from uninitialised memory would be NaN.
     keys_.push_back(
-        torch::empty({batch, config.num_key_value_heads, max_tokens, config.head_dim}, options));
-    values_.push_back(torch::empty_like(keys_.back()));
+        torch::zeros({batch, config.num_key_value_heads, max_tokens, config.head_dim}, options));
+    values_.push_back(torch::zeros_like(keys_.back()));
   }
 }
 
