@@ -4,10 +4,10 @@
 //
 // For each length: random bf16 weights (transformers' init), one warm-up prefill at 4K, then
 // a timed prefill of the whole prompt (one forward into the KV cache, logits of the last
-// position only), then --decode greedy steps. Prints a table and JSON lines.
-// Fraction of peak, RECIPE.md section 5, forward only: 2*N + 2*L*T*d FLOPs per token (one third
-// of the training count 6*N + 6*L*T*d), T = the prompt length, causal attention; peak 989
-// TFLOP/s dense bf16 (H100/H200 SXM).
+// position only), then --decode greedy steps through Generator (CUDA graphs). Prints a table and
+// JSON lines. Fraction of peak, RECIPE.md section 5, forward only: 2*N + 2*L*T*d FLOPs per token
+// (one third of the training count 6*N + 6*L*T*d), T = the prompt length, causal attention; peak
+// 989 TFLOP/s dense bf16 (H100/H200 SXM).
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <fmt/format.h>
 #include <torch/torch.h>
@@ -21,6 +21,7 @@
 
 #include "longctx/base/text.h"
 #include "longctx/model/checkpoint.h"
+#include "longctx/model/generation.h"
 #include "longctx/model/presets.h"
 
 namespace {
@@ -54,6 +55,7 @@ int main(int argc, char** argv) {
   torch::Device device(torch::kCUDA);
   ModelConfig config = longctx::model_preset(shape_name);
   longctx::set_context_length(config, 131072);
+  config.eos_token_ids.clear();  // decode every step, whatever random weights emit
   longctx::LlamaForCausalLM model(config);
   {
     torch::NoGradGuard no_grad;
@@ -80,26 +82,38 @@ int main(int argc, char** argv) {
     }
     c10::cuda::CUDACachingAllocator::emptyCache();
     c10::cuda::CUDACachingAllocator::resetPeakStats(0);
-    longctx::KvCache cache(config, 1, t + decode_steps, device, torch::kBFloat16);
-    torch::cuda::synchronize();
-    auto t0 = std::chrono::steady_clock::now();
-    torch::Tensor last = model->forward_hidden(ids, 0, &cache).slice(1, -1);
-    torch::Tensor next = model->logits(last).argmax(-1);  // [1, 1]
-    torch::cuda::synchronize();
-    double prefill_s = seconds_since(t0);
-    auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(0);
-    // allocated_bytes[0]: the aggregate over both pools (StatType::AGGREGATE).
-    double peak_gib = static_cast<double>(stats.allocated_bytes[0].peak) / (1024.0 * 1024 * 1024);
-    auto t1 = std::chrono::steady_clock::now();
-    for (int64_t s = 0; s < decode_steps; ++s) {
-      next = model->logits(model->forward_hidden(next, t + s, &cache)).argmax(-1);
+    double prefill_s = 0, peak_gib = 0;
+    {
+      longctx::KvCache cache(config, 1, t, device, torch::kBFloat16);
+      torch::cuda::synchronize();
+      auto t0 = std::chrono::steady_clock::now();
+      torch::Tensor last = model->forward_hidden(ids, 0, &cache).slice(1, -1);
+      torch::Tensor next = model->logits(last).argmax(-1);  // [1, 1]
+      torch::cuda::synchronize();
+      prefill_s = seconds_since(t0);
+      auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(0);
+      // allocated_bytes[0]: the aggregate over both pools (StatType::AGGREGATE).
+      peak_gib = static_cast<double>(stats.allocated_bytes[0].peak) / (1024.0 * 1024 * 1024);
     }
-    torch::cuda::synchronize();
-    double decode_s = seconds_since(t1);
+    // Decoding as `longctx generate` and `needle` run it (Generator: a CUDA graph per attention
+    // window). The first call prefills and captures the windows' graphs; the second reuses the
+    // whole prompt but its last token, so its time after the prefill is decoding alone.
+    double decode_s = 0, decoded = 0;
+    if (decode_steps > 0) {
+      torch::Tensor cpu_ids = ids.cpu();
+      std::vector<int32_t> prompt(cpu_ids.data_ptr<int64_t>(), cpu_ids.data_ptr<int64_t>() + t);
+      longctx::Generator generator(model, t + decode_steps + 1, device, torch::kBFloat16);
+      longctx::GenerationOptions options{.max_new_tokens = decode_steps + 1, .chunk_tokens = t};
+      generator.generate(prompt, options);
+      longctx::GenerationResult r = generator.generate(prompt, options);
+      decode_s = r.total_seconds - r.prefill_seconds;
+      decoded = static_cast<double>(r.generated.size()) - 1;  // the first came from the prefill
+    }
+    c10::cuda::CUDACachingAllocator::emptyCache();
     double tps = static_cast<double>(t) / prefill_s;
     double flops_per_token = 2 * n + 2.0 * config.num_hidden_layers * t * config.hidden_size;
     double fraction = tps * flops_per_token / 989e12;
-    double decode_tps = decode_steps > 0 ? decode_steps / decode_s : 0;
+    double decode_tps = decoded > 0 ? decoded / decode_s : 0;
     std::printf("| %s | %lld | %.0f | %.1f%% | %.1f | %.1f |\n", shape_name.c_str(),
                 static_cast<long long>(t), tps, 100 * fraction, peak_gib, decode_tps);
     std::fflush(stdout);

@@ -130,17 +130,9 @@ torch::Tensor LlamaAttentionImpl::forward_train(const torch::Tensor& x, const to
                                                 const torch::Tensor& sin,
                                                 const std::vector<int64_t>& bounds) {
   int64_t b = x.size(0), t = x.size(1);
-  // One matmul for q, k and v, their weights joined for this call (a few MB): backward then
-  // runs one matmul for x's gradient instead of three and two sums, and split's backward
-  // joins the three gradients in one copy.
-  torch::Tensor bias;
-  if (q_proj->bias.defined()) bias = torch::cat({q_proj->bias, k_proj->bias, v_proj->bias});
-  std::vector<torch::Tensor> qkv =
-      torch::linear(x, torch::cat({q_proj->weight, k_proj->weight, v_proj->weight}), bias)
-          .split_with_sizes({heads * head_dim, kv_heads * head_dim, kv_heads * head_dim}, -1);
-  torch::Tensor q = qkv[0].view({b, t, heads, head_dim}).transpose(1, 2);     // [B, H, T, D]
-  torch::Tensor k = qkv[1].view({b, t, kv_heads, head_dim}).transpose(1, 2);  // [B, K, T, D]
-  torch::Tensor v = qkv[2].view({b, t, kv_heads, head_dim}).transpose(1, 2);  // [B, K, T, D]
+  torch::Tensor q = q_proj(x).view({b, t, heads, head_dim}).transpose(1, 2);     // [B, H, T, D]
+  torch::Tensor k = k_proj(x).view({b, t, kv_heads, head_dim}).transpose(1, 2);  // [B, K, T, D]
+  torch::Tensor v = v_proj(x).view({b, t, kv_heads, head_dim}).transpose(1, 2);  // [B, K, T, D]
   q = apply_rotary(q, cos, sin);
   k = apply_rotary(k, cos, sin);
   torch::Tensor out;
@@ -178,13 +170,6 @@ torch::Tensor LlamaMLPImpl::forward(const torch::Tensor& x) {
   return down_proj(torch::silu(gate_proj(x)) * up_proj(x));  // [B, T, F] inside
 }
 
-torch::Tensor LlamaMLPImpl::forward_train(const torch::Tensor& x) {
-  torch::Tensor bias;
-  if (gate_proj->bias.defined()) bias = torch::cat({gate_proj->bias, up_proj->bias});
-  torch::Tensor gate_up = torch::linear(x, torch::cat({gate_proj->weight, up_proj->weight}), bias);
-  return down_proj(swiglu(gate_up));  // [B, T, 2F] -> [B, T, F] -> [B, T, d]
-}
-
 LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const ModelConfig& c) {
   self_attn = register_module("self_attn", LlamaAttention(c));
   mlp = register_module("mlp", LlamaMLP(c));
@@ -209,8 +194,7 @@ torch::Tensor LlamaDecoderLayerImpl::attention_block(const torch::Tensor& x,
 }
 
 torch::Tensor LlamaDecoderLayerImpl::mlp_block(const torch::Tensor& h) {
-  return h + mlp->forward_train(
-                 rms_norm(h, post_attention_layernorm->weight, post_attention_layernorm->eps));
+  return h + mlp(rms_norm(h, post_attention_layernorm->weight, post_attention_layernorm->eps));
 }
 
 LlamaModelImpl::LlamaModelImpl(const ModelConfig& c) {

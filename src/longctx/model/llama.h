@@ -99,8 +99,6 @@ TORCH_MODULE(LlamaAttention);
 struct LlamaMLPImpl : torch::nn::Module {
   explicit LlamaMLPImpl(const ModelConfig& config);
   torch::Tensor forward(const torch::Tensor& x);  // down(silu(gate(x)) * up(x))
-  // Training: the same through one gate/up matmul and train_ops' swiglu.
-  torch::Tensor forward_train(const torch::Tensor& x);
   torch::nn::Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
   torch::Tensor gate_up_weight, gate_up_bias;  // after fuse_projections(): [gate; up] rows
 };

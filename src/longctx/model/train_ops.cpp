@@ -101,33 +101,6 @@ struct RotaryFunction : torch::autograd::Function<RotaryFunction> {
   }
 };
 
-// swiglu: y = silu(g) * u. dL/du = grad * silu(g); dL/dg = silu'(g) * (grad * u): the ops
-// autograd of the plain formula runs, written into the two halves of one tensor.
-struct SwigluFunction : torch::autograd::Function<SwigluFunction> {
-  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& gate_up) {
-    int64_t f = gate_up.size(-1) / 2;
-    if (gate_up.size(-1) != 2 * f) {
-      throw Error(fmt::format("swiglu: the last dimension ({}) must be even: [gate | up]",
-                              gate_up.size(-1)));
-    }
-    ctx->save_for_backward({gate_up});
-    return torch::silu(gate_up.narrow(-1, 0, f)) * gate_up.narrow(-1, f, f);
-  }
-
-  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
-    if (!ctx->needs_input_grad(0)) return {torch::Tensor()};
-    torch::Tensor gate_up = ctx->get_saved_variables()[0];
-    int64_t f = gate_up.size(-1) / 2;
-    torch::Tensor gate = gate_up.narrow(-1, 0, f), up = gate_up.narrow(-1, f, f);
-    const torch::Tensor& grad = grad_outputs[0];
-    torch::Tensor grad_in = torch::empty_like(gate_up, at::MemoryFormat::Contiguous);
-    torch::Tensor grad_gate = grad_in.narrow(-1, 0, f), grad_up = grad_in.narrow(-1, f, f);
-    at::mul_out(grad_up, grad, torch::silu(gate));
-    at::silu_backward_out(grad_gate, grad * up, gate);
-    return {grad_in};
-  }
-};
-
 using Block = std::function<torch::Tensor(const torch::Tensor&)>;
 
 // ctx->saved_data holds IValues only: the block travels in a capsule.
@@ -267,10 +240,6 @@ torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, doub
 torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos,
                            const torch::Tensor& sin_signed) {
   return RotaryFunction::apply(x, cos, sin_signed);
-}
-
-torch::Tensor swiglu(const torch::Tensor& gate_up) {
-  return SwigluFunction::apply(gate_up);
 }
 
 torch::Tensor recompute(const std::function<torch::Tensor(const torch::Tensor&)>& block,

@@ -5,8 +5,6 @@
 //
 //   rms_norm            saves x and the float32 rsqrt per row, not the float32 copy of x
 //   apply_rotary        saves nothing but cos/sin (its backward is the inverse rotation)
-//   swiglu              saves [gate | up], not silu(gate) as well, and writes both halves of
-//                       its input's gradient in place (no concatenation)
 //   recompute           saves only its input; the block runs again inside backward
 //   lm_head_loss        per-token cross entropy of lm_head(hidden) in chunks, so the
 //                       [T, V] float32 logits of a long row never exist at once
@@ -32,10 +30,6 @@ torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, doub
 // [T, D] constants (no gradient flows to them).
 torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos,
                            const torch::Tensor& sin_signed);
-
-// silu(gate) * up for gate_up [..., 2F] = [gate | up] (the output of one fused matmul):
-// returns [..., F], bit-identical to the plain formula, gradients too.
-torch::Tensor swiglu(const torch::Tensor& gate_up);
 
 // Activation recomputation ("gradient checkpointing"): returns block(x), keeping only x for
 // backward. In backward, block runs again with gradients on and is backpropagated; parameters

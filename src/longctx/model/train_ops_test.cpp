@@ -173,29 +173,6 @@ TEST(TrainOps, RotaryRejectsCosThatDoesNotBroadcastToX) {
   EXPECT_THROW(apply_rotary(x, torch::randn({2, 1, 4, 8}), torch::randn({2, 1, 4, 8})), Error);
 }
 
-// --- swiglu -----------------------------------------------------------------------------------
-
-torch::Tensor plain_swiglu(const torch::Tensor& gate_up) {
-  std::vector<torch::Tensor> halves = gate_up.chunk(2, -1);
-  return torch::silu(halves[0]) * halves[1];
-}
-
-TEST(TrainOps, SwigluForwardAndGradientAreBitIdenticalToThePlainFormula) {
-  torch::manual_seed(5);
-  // bf16 too: the backward runs autograd's own ops, only into one buffer, so even the rounding
-  // must agree exactly.
-  for (torch::ScalarType dtype : {torch::kDouble, torch::kFloat, torch::kBFloat16}) {
-    SCOPED_TRACE(c10::toString(dtype));
-    std::vector<torch::Tensor> values = {torch::randn({2, 5, 12}).to(dtype) * 3};
-    torch::Tensor probe = torch::randn({2, 5, 6}).to(dtype);
-    EXPECT_TRUE(torch::equal(swiglu(values[0]), plain_swiglu(values[0])));
-    auto ours = gradients([&](auto& in) { return swiglu(in[0]); }, values, probe);
-    auto plain = gradients([&](auto& in) { return plain_swiglu(in[0]); }, values, probe);
-    EXPECT_TRUE(torch::equal(ours[0], plain[0]));
-  }
-  EXPECT_THROW(swiglu(torch::randn({2, 5})), Error);
-}
-
 // --- recompute --------------------------------------------------------------------------------
 
 // A small two-layer block: l2(silu(l1(x))), with a counter of how often it ran.
