@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "longctx/model/checkpoint.h"
+#include "longctx/model/device.h"
 #include "longctx/model/generation.h"
 #include "longctx/model/presets.h"
 
@@ -100,6 +101,8 @@ int main(int argc, char** argv) {
               prompts.size(), reuse ? "on" : "off", graphs ? "" : ", no graphs", wall,
               computed / prefill_s, static_cast<double>(decoded) / decode_s, 100 * saved / flops,
               saved, flops);
-  std::fprintf(stderr, "%.0f prompt tokens, %.0f computed\n", total, computed);
+  std::fprintf(stderr, "%.0f prompt tokens, %.0f computed; peak GPU memory %.1f GiB\n", total,
+               computed,
+               static_cast<double>(longctx::peak_memory_bytes(torch::kCUDA)) / (1 << 30));
   return 0;
 }

@@ -37,6 +37,10 @@ struct DecodeGraphs {
     torch::Tensor next;  // [1, 1] long, written by each replay
   };
   std::map<int64_t, Captured> by_window;
+  // One memory pool for every window's graph: each keeps only its `next` alive after capture,
+  // so their intermediates may share memory (replays run one at a time, on one stream), and a
+  // grid of 32 windows costs the largest window's intermediates, not their sum.
+  at::cuda::MempoolId_t pool{0, 0};  // made at the first capture
 #endif
   bool failed = false;  // capture failed once: decode without graphs from then on
 };
@@ -85,6 +89,7 @@ int64_t Generator::decode(int64_t token, int64_t position, const GenerationOptio
       try {
         DecodeGraphs::Captured captured;
         captured.graph = std::make_unique<at::cuda::CUDAGraph>();
+        if (g.pool == at::cuda::MempoolId_t{0, 0}) g.pool = at::cuda::graph_pool_handle();
         synchronize(device_);  // the inputs above were written on the current stream
         {
           // Capture needs a stream of its own; one eager run first settles cuBLAS workspaces
@@ -92,8 +97,18 @@ int64_t Generator::decode(int64_t token, int64_t position, const GenerationOptio
           c10::cuda::CUDAStreamGuard guard(c10::cuda::getStreamFromPool(false, device_.index()));
           run();
           synchronize(device_);
-          captured.graph->capture_begin();
-          captured.next = run();
+          captured.graph->capture_begin(g.pool);
+          try {
+            captured.next = run();
+          } catch (...) {
+            // End the capture, or the stream stays in capture mode and the eager fallback
+            // below fails too.
+            try {
+              captured.graph->capture_end();
+            } catch (...) {
+            }
+            throw;
+          }
           captured.graph->capture_end();
         }
         found = g.by_window.emplace(window, std::move(captured)).first;
