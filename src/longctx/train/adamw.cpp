@@ -140,11 +140,15 @@ void MasterAdamW::step(double lr) {
         grads.push_back(s.grad_sum);
         avgs.push_back(s.exp_avg);
         avg_sqs.push_back(s.exp_avg_sq);
-        // The kernel reads the step count from a float tensor per parameter.
-        steps.push_back(torch::full({}, static_cast<double>(steps_),
-                                    torch::dtype(torch::kFloat).device(s.master.device())));
       }
       if (masters.empty()) continue;
+      // The kernel reads the step count from a float tensor per parameter: views of one
+      // tensor, filled by one launch (a fill per parameter cost ~200 host launches per step,
+      // with the GPU idle behind them).
+      torch::Tensor count =
+          torch::full({static_cast<int64_t>(masters.size())}, static_cast<double>(steps_),
+                      torch::dtype(torch::kFloat).device(masters.front().device()));
+      for (int64_t i = 0; i < count.size(0); ++i) steps.push_back(count.select(0, i));
       at::_fused_adamw_(masters, grads, avgs, avg_sqs, {}, steps, lr, b1, b2,
                         decay ? options_.weight_decay : 0.0, options_.eps, /*amsgrad=*/false,
                         /*maximize=*/false);
