@@ -150,6 +150,12 @@ int main(int argc, char** argv) {
       offload = true;
     else if (flag == "--budget-gib")
       budget_gib = std::stod(value());
+    else if (flag == "--profile")
+      profile = value();
+    else {
+      std::fprintf(stderr, "longctx_bench_train: unknown flag %s\n", flag.c_str());
+      return 2;
+    }
   }
   if (!torch::cuda::is_available()) {
     std::fprintf(stderr, "longctx_bench_train: no CUDA device\n");
