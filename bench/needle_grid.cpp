@@ -102,7 +102,6 @@ int main(int argc, char** argv) {
               computed / prefill_s, static_cast<double>(decoded) / decode_s, 100 * saved / flops,
               saved, flops);
   std::fprintf(stderr, "%.0f prompt tokens, %.0f computed; peak GPU memory %.1f GiB\n", total,
-               computed,
-               static_cast<double>(longctx::peak_memory_bytes(torch::kCUDA)) / (1 << 30));
+               computed, static_cast<double>(longctx::peak_memory_bytes(torch::kCUDA)) / (1 << 30));
   return 0;
 }
