@@ -6,10 +6,14 @@
 
 #include "longctx/model/checkpoint.h"
 #include "longctx/model/generation.h"
+#include "longctx/model/model_test_support.h"
 #include "longctx/model/presets.h"
 
 namespace longctx {
 namespace {
+
+using test::counting_ids;
+using test::relative_error;
 
 ModelConfig small_gqa_config() {
   ModelConfig c = model_preset("debug");
@@ -24,24 +28,13 @@ ModelConfig small_gqa_config() {
   return c;
 }
 
-std::vector<int32_t> counting(int n, int offset) {
-  std::vector<int32_t> ids;
-  for (int i = 0; i < n; ++i) ids.push_back(3 + (i * 7 + offset) % 200);
-  return ids;
-}
-
-double relative_error(const torch::Tensor& out, const torch::Tensor& ref) {
-  return ((out.to(torch::kDouble) - ref.to(torch::kDouble)).norm() / ref.to(torch::kDouble).norm())
-      .item<double>();
-}
-
 TEST(GenerationGpu, ChunkedPrefillAfterCachedKeysMatchesOnePass) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   torch::NoGradGuard no_grad;
   ModelConfig config = small_gqa_config();
   LlamaForCausalLM cpu = init_model(config, 3);
   cpu->eval();
-  std::vector<int32_t> prompt = counting(3000, 1);
+  std::vector<int32_t> prompt = counting_ids(3000, 1);
   torch::Tensor ids =
       torch::tensor(std::vector<int64_t>(prompt.begin(), prompt.end())).unsqueeze(0);
   torch::Tensor truth = cpu->forward_hidden(ids);  // float32, one pass, no cache
@@ -79,7 +72,7 @@ TEST(GenerationGpu, CudaGraphDecodingGivesTheTokensOfEagerDecoding) {
   // cache; the second, shorter prompt replays graphs captured for the first one's windows.
   for (int n : {1015, 500, 1010}) {
     SCOPED_TRACE(n);
-    std::vector<int32_t> prompt = counting(n, n);
+    std::vector<int32_t> prompt = counting_ids(n, n);
     GenerationOptions options{.max_new_tokens = 20, .chunk_tokens = 512, .decode_window = 256};
     GenerationResult a = graphs.generate(prompt, options);
     options.cuda_graphs = false;

@@ -5,17 +5,14 @@
 #include <gtest/gtest.h>
 
 #include "longctx/model/checkpoint.h"
+#include "longctx/model/model_test_support.h"
 #include "longctx/model/presets.h"
 #include "longctx/model/torch_compat.h"
 
 namespace longctx {
 namespace {
 
-std::vector<int32_t> counting(int n, int offset) {
-  std::vector<int32_t> ids;
-  for (int i = 0; i < n; ++i) ids.push_back(3 + (i * 7 + offset) % 200);
-  return ids;
-}
+using test::counting_ids;
 
 TEST(Generation, PrefixReuseGivesTheSameTokensAsAFreshPrefill) {
   ModelConfig config = model_preset("debug");
@@ -23,10 +20,10 @@ TEST(Generation, PrefixReuseGivesTheSameTokensAsAFreshPrefill) {
   model->eval();
   Generator reusing(model, 512, torch::kCPU, torch::kFloat);
   Generator fresh(model, 512, torch::kCPU, torch::kFloat);
-  std::vector<int32_t> first = counting(150, 0);
+  std::vector<int32_t> first = counting_ids(150, 0);
   std::vector<int32_t> second = first;
   second.resize(100);  // shares 100 tokens with `first`, then differs
-  for (int32_t id : counting(60, 1)) second.push_back(id);
+  for (int32_t id : counting_ids(60, 1)) second.push_back(id);
   GenerationOptions options{.max_new_tokens = 12, .chunk_tokens = 32};
 
   GenerationResult a = reusing.generate(first, options);
@@ -46,7 +43,7 @@ TEST(Generation, PrefixReuseGivesTheSameTokensAsAFreshPrefill) {
   GenerationResult one =
       fresh.generate(second, {.max_new_tokens = 12, .chunk_tokens = 4096, .reuse_prefix = false});
   EXPECT_EQ(one.generated, b.generated);
-  EXPECT_THROW(reusing.generate(counting(510, 0), options), std::exception);
+  EXPECT_THROW(reusing.generate(counting_ids(510, 0), options), std::exception);
 }
 
 TEST(Generation, MaskedAttentionInSplitsEqualsOneSoftmaxOverTheVisibleKeys) {
@@ -86,12 +83,12 @@ TEST(Generation, DecodingStepsGiveTheTokensOfAFullRecomputation) {
   // with the rest masked, later ones over the whole cache.
   Generator generator(model, 300, torch::kCPU, torch::kFloat);
   GenerationOptions options{.max_new_tokens = 10, .chunk_tokens = 100, .decode_window = 64};
-  std::vector<int32_t> long_prompt = counting(251, 2);
+  std::vector<int32_t> long_prompt = counting_ids(251, 2);
   GenerationResult a = generator.generate(long_prompt, options);
   EXPECT_EQ(a.generated, greedy_by_recomputing(model, long_prompt, 10));
   // A short prompt after it: the cache still holds the long one's keys past the new positions,
   // which the mask must hide.
-  std::vector<int32_t> short_prompt = counting(40, 3);
+  std::vector<int32_t> short_prompt = counting_ids(40, 3);
   GenerationResult b = generator.generate(short_prompt, options);
   EXPECT_EQ(b.generated, greedy_by_recomputing(model, short_prompt, 10));
 }

@@ -7,21 +7,19 @@
 
 #include "longctx/model/checkpoint.h"
 #include "longctx/model/llama.h"
+#include "longctx/model/model_test_support.h"
 #include "longctx/model/safetensors.h"
 
 namespace longctx {
 namespace {
+
+using test::relative_error;
 
 namespace fs = std::filesystem;
 
 const fs::path kFixtures = fs::path(LONGCTX_SOURCE_DIR) / "tests/model/fixtures";
 const char* kVariants[] = {"default", "gqa_theta500k", "mqa_tied", "linear", "dynamic",
                            "yarn",    "llama3",        "bias",     "mistral"};
-
-double relative_error(const torch::Tensor& out, const torch::Tensor& ref) {
-  return ((out.to(torch::kDouble) - ref.to(torch::kDouble)).norm() / ref.to(torch::kDouble).norm())
-      .item<double>();
-}
 
 TEST(Llama, CudaBfloat16LogitsMatchTransformersBfloat16) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";

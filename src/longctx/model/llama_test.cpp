@@ -12,6 +12,7 @@
 
 #include "longctx/base/error.h"
 #include "longctx/model/checkpoint.h"
+#include "longctx/model/model_test_support.h"
 #include "longctx/model/presets.h"
 #include "longctx/model/safetensors.h"
 #include "longctx/model/scratch_dir.h"
@@ -19,16 +20,13 @@
 namespace longctx {
 namespace {
 
+using test::relative_error;
+
 namespace fs = std::filesystem;
 
 const fs::path kFixtures = fs::path(LONGCTX_SOURCE_DIR) / "tests/model/fixtures";
 const char* kVariants[] = {"default", "gqa_theta500k", "mqa_tied", "linear", "dynamic",
                            "yarn",    "llama3",        "bias",     "mistral"};
-
-double relative_error(const torch::Tensor& out, const torch::Tensor& ref) {
-  return ((out.to(torch::kDouble) - ref.to(torch::kDouble)).norm() / ref.to(torch::kDouble).norm())
-      .item<double>();
-}
 
 // Mean next-token cross-entropy of ids under logits, in float32 (as transformers' loss).
 double next_token_loss(const torch::Tensor& logits, const torch::Tensor& ids) {
