@@ -23,12 +23,8 @@ namespace fs = std::filesystem;
 const fs::path kSource = LONGCTX_SOURCE_DIR;
 const fs::path kFixtures = kSource / "tests/model/fixtures";
 
-testing::CommandResult longctx(const std::string& args) {
-  return testing::run_command(fmt::format("{} {}", LONGCTX_BINARY, args));
-}
-
 nlohmann::json run_json(const std::string& args) {
-  testing::CommandResult r = longctx(args);
+  testing::CommandResult r = testing::run_longctx(args);
   EXPECT_EQ(r.exit_code, 0) << args << "\n" << r.err;
   return r.exit_code == 0 ? nlohmann::json::parse(r.out) : nlohmann::json();
 }
@@ -47,7 +43,7 @@ class DebugModel : public ::testing::Test {
     fs::create_directories(dir_->path() / "tokenizer");
     fs::copy_file(kSource / "tests/tokenizer/goldens/tiny_bpe.model",
                   dir_->path() / "tokenizer/tokenizer.model");
-    testing::CommandResult r = longctx(
+    testing::CommandResult r = testing::run_longctx(
         fmt::format("init --preset debug --tokenizer {} --out {} --seed 3",
                     (dir_->path() / "tokenizer/tokenizer.model").string(), model().string()));
     ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -65,7 +61,7 @@ testing::TempDir* DebugModel::dir_ = nullptr;
 std::string* DebugModel::init_out_ = nullptr;
 
 TEST(ModelCli, BinaryRunsAndDoesNotLinkLibSentencePiece) {
-  testing::CommandResult help = longctx("--help");
+  testing::CommandResult help = testing::run_longctx("--help");
   ASSERT_EQ(help.exit_code, 0) << help.err;
   for (const char* command : {"init", "score", "generate", "tokenize"}) {
     EXPECT_NE(help.out.find(command), std::string::npos) << command;
@@ -137,7 +133,7 @@ TEST(ModelCli, InitAndScoreWithTheLlama2TokenizerModel) {
   if (!fs::exists(llama2)) GTEST_SKIP() << llama2 << " absent (run scripts/fetch_tokenizers.sh)";
   testing::TempDir dir;
   fs::path model = dir.path() / "model";
-  testing::CommandResult init = longctx(
+  testing::CommandResult init = testing::run_longctx(
       fmt::format("init --preset debug --tokenizer {} --out {}", llama2.string(), model.string()));
   ASSERT_EQ(init.exit_code, 0) << init.err;
   nlohmann::json config = nlohmann::json::parse(read_file(model / "config.json"));

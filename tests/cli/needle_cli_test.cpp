@@ -22,10 +22,6 @@ using testing::CommandResult;
 
 const fs::path kTokenizer = fs::path(LONGCTX_SOURCE_DIR) / "tests/tokenizer/goldens/tiny_bpe.model";
 
-CommandResult longctx(const std::string& args) {
-  return testing::run_command(fmt::format("{} {}", LONGCTX_BINARY, args));
-}
-
 // A haystack of numbered sentences, each ending in a period.
 fs::path write_haystack(const fs::path& dir) {
   std::string text;
@@ -54,7 +50,7 @@ TEST(NeedleCli, EndpointGridScoresAndResume) {
       "needle --endpoint {} --tokenizer {} --haystack {} --lengths 400,900 --depths 0,50,100 "
       "--out {} --retries 0 --train-len 600 --title fake -q",
       server.url(), kTokenizer.string(), haystack.string(), out.string());
-  CommandResult r = longctx(args);
+  CommandResult r = testing::run_longctx(args);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::vector<nlohmann::json> results = testing::read_jsonl(out / "results.jsonl");
   ASSERT_EQ(results.size(), 6u);
@@ -78,7 +74,7 @@ TEST(NeedleCli, EndpointGridScoresAndResume) {
 
   // A rerun skips finished cells: the server sees no new request.
   int before = server.requests();
-  CommandResult again = longctx(args);
+  CommandResult again = testing::run_longctx(args);
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_EQ(server.requests(), before);
   EXPECT_EQ(testing::read_jsonl(out / "results.jsonl").size(), 6u);
@@ -94,14 +90,14 @@ TEST(NeedleCli, FailedCellsAreReportedAndRunAgain) {
       "needle --endpoint {} --tokenizer {} --haystack {} --lengths 400 --depths 0,50,100 "
       "--out {} --retries 0 --concurrency 1 -q",
       server.url(), kTokenizer.string(), haystack.string(), out.string());
-  CommandResult r = longctx(args);
+  CommandResult r = testing::run_longctx(args);
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_NE(r.out.find("2 failed"), std::string::npos) << r.out;
   size_t errors = 0;
   for (const nlohmann::json& j : testing::read_jsonl(out / "results.jsonl"))
     errors += j.value("error", std::string()).empty() ? 0 : 1;
   EXPECT_EQ(errors, 2u);
-  CommandResult again = longctx(args);  // the two failed cells run again and succeed
+  CommandResult again = testing::run_longctx(args);  // the two failed cells run again and succeed
   EXPECT_EQ(again.exit_code, 0) << again.err;
   EXPECT_NE(again.out.find("0 failed"), std::string::npos) << again.out;
 }
@@ -112,13 +108,13 @@ TEST(NeedleCli, PlotDrawsPanelsSideBySide) {
   testing::FakeOpenAIServer near([](const std::string& p) { return answer_if_recent(p, 300); });
   testing::FakeOpenAIServer far([](const std::string& p) { return answer_if_recent(p, 100000); });
   for (auto [name, server] : {std::pair{"near", &near}, std::pair{"far", &far}}) {
-    CommandResult r = longctx(fmt::format(
+    CommandResult r = testing::run_longctx(fmt::format(
         "needle --endpoint {} --tokenizer {} --haystack {} --lengths 400,900 --depths 0,100 "
         "--out {} -q",
         server->url(), kTokenizer.string(), haystack.string(), (dir.path() / name).string()));
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
-  CommandResult plot = longctx(fmt::format(
+  CommandResult plot = testing::run_longctx(fmt::format(
       "needle plot {} {} --titles near far --out {}", (dir.path() / "near/results.jsonl").string(),
       (dir.path() / "far/results.jsonl").string(), (dir.path() / "both.svg").string()));
   ASSERT_EQ(plot.exit_code, 0) << plot.err;
@@ -134,11 +130,12 @@ TEST(NeedleCli, NativeBackendOnTheDebugModelReusesPrefixes) {
   fs::create_directories(dir.path() / "tok");
   fs::copy_file(kTokenizer, dir.path() / "tok" / "tokenizer.model");
   fs::path model = dir.path() / "model";
-  ASSERT_EQ(longctx(fmt::format("init --preset debug --tokenizer {} --out {}",
-                                (dir.path() / "tok" / "tokenizer.model").string(), model.string()))
+  ASSERT_EQ(testing::run_longctx(fmt::format("init --preset debug --tokenizer {} --out {}",
+                                             (dir.path() / "tok" / "tokenizer.model").string(),
+                                             model.string()))
                 .exit_code,
             0);
-  CommandResult r = longctx(fmt::format(
+  CommandResult r = testing::run_longctx(fmt::format(
       "needle --model {} --device cpu --haystack {} --lengths 300,500 --depths 0,50,100 "
       "--max-new-tokens 4 --out {} -q",
       model.string(), haystack.string(), (dir.path() / "run").string()));
@@ -170,14 +167,14 @@ TEST(NeedleCli, HaystackFromACorpusDomain) {
                ? " eat a sandwich and sit in Dolores Park on a sunny day."
                : " no";
   });
-  CommandResult r = longctx(fmt::format(
+  CommandResult r = testing::run_longctx(fmt::format(
       "needle --endpoint {} --tokenizer {} --haystack-corpus {} --lengths 400 --depths 50 "
       "--out {} -q",
       server.url(), kTokenizer.string(), (dir.path() / "corpus").string(),
       (dir.path() / "run").string()));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("acc 91.7"), std::string::npos) << r.out;
-  CommandResult missing = longctx(fmt::format(
+  CommandResult missing = testing::run_longctx(fmt::format(
       "needle --endpoint {} --tokenizer {} --haystack-corpus {} --haystack-domain RedPajamaArXiv "
       "--lengths 400 --depths 50 --out {} -q",
       server.url(), kTokenizer.string(), (dir.path() / "corpus").string(),
@@ -190,7 +187,7 @@ TEST(NeedleCli, DumpPromptsWritesEveryCellsIds) {
   testing::TempDir dir;
   fs::path haystack = write_haystack(dir.path());
   fs::path file = dir.path() / "prompts.jsonl";
-  CommandResult r = longctx(fmt::format(
+  CommandResult r = testing::run_longctx(fmt::format(
       "needle --tokenizer {} --haystack {} --lengths 400,900 --depths 0,50,100 --dump-prompts {}",
       kTokenizer.string(), haystack.string(), file.string()));
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -205,15 +202,15 @@ TEST(NeedleCli, DumpPromptsWritesEveryCellsIds) {
 }
 
 TEST(NeedleCli, ErrorsNameTheFlag) {
-  CommandResult both = longctx("needle --model m --endpoint http://x --out o");
+  CommandResult both = testing::run_longctx("needle --model m --endpoint http://x --out o");
   EXPECT_NE(both.exit_code, 0);
   EXPECT_NE(both.err.find("either --model"), std::string::npos) << both.err;
-  CommandResult no_tok = longctx("needle --endpoint http://127.0.0.1:1 --out o");
+  CommandResult no_tok = testing::run_longctx("needle --endpoint http://127.0.0.1:1 --out o");
   EXPECT_NE(no_tok.err.find("--tokenizer"), std::string::npos) << no_tok.err;
   CommandResult bad =
-      longctx(fmt::format("needle --endpoint http://127.0.0.1:1 --tokenizer {} "
-                          "--haystack {} --lengths ten --out o",
-                          kTokenizer.string(), kTokenizer.string()));
+      testing::run_longctx(fmt::format("needle --endpoint http://127.0.0.1:1 --tokenizer {} "
+                                       "--haystack {} --lengths ten --out o",
+                                       kTokenizer.string(), kTokenizer.string()));
   EXPECT_NE(bad.err.find("--lengths"), std::string::npos) << bad.err;
 }
 

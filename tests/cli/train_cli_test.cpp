@@ -22,10 +22,6 @@ using testing::CommandResult;
 
 const fs::path kTokenizer = fs::path(LONGCTX_SOURCE_DIR) / "tests/tokenizer/goldens/tiny_bpe.model";
 
-CommandResult longctx(const std::string& args) {
-  return testing::run_command(fmt::format("{} {}", LONGCTX_BINARY, args));
-}
-
 // One corpus, one mix (rows of 128 tokens, two domains) and one debug model for all tests.
 class TrainCli : public ::testing::Test {
  protected:
@@ -45,15 +41,15 @@ class TrainCli : public ::testing::Test {
       corpus += testing::jsonl_record(text, book ? "RedPajamaBook" : "RedPajamaC4");
     }
     testing::write_file(root / "corpus" / "a.jsonl", corpus);
-    CommandResult mix = longctx(fmt::format(
+    CommandResult mix = testing::run_longctx(fmt::format(
         "mix {} --tokenizer {} --strategy original --budget 12K --seq-len 128 --out {} -q",
         (root / "corpus").string(), kTokenizer.string(), data().string()));
     ASSERT_EQ(mix.exit_code, 0) << mix.err;
     fs::create_directories(root / "tok");
     fs::copy_file(kTokenizer, root / "tok" / "tokenizer.model");
-    CommandResult init =
-        longctx(fmt::format("init --preset debug --tokenizer {} --out {}",
-                            (root / "tok" / "tokenizer.model").string(), model().string()));
+    CommandResult init = testing::run_longctx(
+        fmt::format("init --preset debug --tokenizer {} --out {}",
+                    (root / "tok" / "tokenizer.model").string(), model().string()));
     ASSERT_EQ(init.exit_code, 0) << init.err;
   }
   static void TearDownTestSuite() { delete dir_; }
@@ -72,7 +68,8 @@ class TrainCli : public ::testing::Test {
 testing::TempDir* TrainCli::dir_ = nullptr;
 
 TEST_F(TrainCli, WritesARunDirectory) {
-  CommandResult r = longctx(base("basic") + " --steps 4 --eval-every 2 --save-every 2");
+  CommandResult r =
+      testing::run_longctx(base("basic") + " --steps 4 --eval-every 2 --save-every 2");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("4 steps"), std::string::npos) << r.out;
   nlohmann::json config = nlohmann::json::parse(read_file(run("basic") / "config.json"));
@@ -101,28 +98,29 @@ TEST_F(TrainCli, WritesARunDirectory) {
   EXPECT_EQ(read_file(run("basic") / "checkpoints" / "latest"), "step-000004\n");
   EXPECT_TRUE(fs::exists(run("basic") / "checkpoints" / "step-000002" / "optimizer.safetensors"));
   EXPECT_TRUE(fs::exists(run("basic") / "checkpoints" / "step-000004" / "trainer_state.json"));
-  CommandResult score = longctx(fmt::format("score --model {} --text-file {} --device cpu",
-                                            (run("basic") / "model").string(),
-                                            (dir_->path() / "corpus" / "a.jsonl").string()));
+  CommandResult score = testing::run_longctx(
+      fmt::format("score --model {} --text-file {} --device cpu", (run("basic") / "model").string(),
+                  (dir_->path() / "corpus" / "a.jsonl").string()));
   EXPECT_EQ(score.exit_code, 0) << score.err;
 }
 
 TEST_F(TrainCli, ResumedRunEndsWithTheSameModelBytes) {
-  ASSERT_EQ(longctx(base("straight") + " --steps 4").exit_code, 0);
-  ASSERT_EQ(longctx(base("resumed") + " --steps 2").exit_code, 0);
-  CommandResult r = longctx(fmt::format("train --resume {} --steps 4 -q", run("resumed").string()));
+  ASSERT_EQ(testing::run_longctx(base("straight") + " --steps 4").exit_code, 0);
+  ASSERT_EQ(testing::run_longctx(base("resumed") + " --steps 2").exit_code, 0);
+  CommandResult r =
+      testing::run_longctx(fmt::format("train --resume {} --steps 4 -q", run("resumed").string()));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("resuming"), std::string::npos) << r.err;
   EXPECT_EQ(read_file(run("straight") / "model" / "model.safetensors"),
             read_file(run("resumed") / "model" / "model.safetensors"));
   EXPECT_EQ(testing::read_jsonl(run("resumed") / "metrics.jsonl").size(), 4u);
   // What changes the computation cannot change on resume; the error names the flag.
-  CommandResult changed =
-      longctx(fmt::format("train --resume {} --steps 6 --seed 5", run("resumed").string()));
+  CommandResult changed = testing::run_longctx(
+      fmt::format("train --resume {} --steps 6 --seed 5", run("resumed").string()));
   EXPECT_NE(changed.exit_code, 0);
   EXPECT_NE(changed.err.find("--seed differs"), std::string::npos) << changed.err;
   // A finished run is not overwritten by a new one.
-  CommandResult again = longctx(base("straight") + " --steps 4");
+  CommandResult again = testing::run_longctx(base("straight") + " --steps 4");
   EXPECT_NE(again.exit_code, 0);
   EXPECT_NE(again.err.find("--resume"), std::string::npos) << again.err;
 }
@@ -139,8 +137,8 @@ TEST_F(TrainCli, SigtermCheckpointsAndTheRunResumes) {
   ASSERT_GT(step, 0u);
   // Every step before the signal is in metrics.jsonl, flushed line by line.
   EXPECT_EQ(testing::read_jsonl(run("preempted") / "metrics.jsonl").size(), step);
-  CommandResult resumed =
-      longctx(fmt::format("train --resume {} --steps {} -q", run("preempted").string(), step + 2));
+  CommandResult resumed = testing::run_longctx(
+      fmt::format("train --resume {} --steps {} -q", run("preempted").string(), step + 2));
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   EXPECT_EQ(testing::read_jsonl(run("preempted") / "metrics.jsonl").size(), step + 2);
 }
@@ -148,8 +146,8 @@ TEST_F(TrainCli, SigtermCheckpointsAndTheRunResumes) {
 TEST_F(TrainCli, ConfigFileThenFlags) {
   testing::write_file(dir_->path() / "train.json",
                       R"({"lr": 5e-4, "steps": 1, "schedule": "cosine", "warmup_steps": 1})");
-  CommandResult r = longctx(fmt::format("{} --config {} --steps 2", base("configured"),
-                                        (dir_->path() / "train.json").string()));
+  CommandResult r = testing::run_longctx(fmt::format("{} --config {} --steps 2", base("configured"),
+                                                     (dir_->path() / "train.json").string()));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   nlohmann::json config = nlohmann::json::parse(read_file(run("configured") / "config.json"));
   EXPECT_EQ(config["steps"], 2);  // the flag wins
@@ -164,7 +162,7 @@ TEST_F(TrainCli, ConfigFileThenFlags) {
 
 TEST_F(TrainCli, ErrorsComeBeforeTraining) {
   auto fails = [&](const std::string& args, const std::string& expected) {
-    CommandResult r = longctx(args);
+    CommandResult r = testing::run_longctx(args);
     EXPECT_NE(r.exit_code, 0) << args;
     EXPECT_NE(r.err.find(expected), std::string::npos) << args << "\n" << r.err;
     EXPECT_FALSE(fs::exists(run("never") / "metrics.jsonl")) << args;
@@ -179,8 +177,8 @@ TEST_F(TrainCli, ErrorsComeBeforeTraining) {
   // A model whose vocabulary is smaller than the dataset's tokenizer.
   fs::path small_tok = testing::train_sentencepiece_bpe(dir_->path() / "small-tok");
   fs::path small_model = dir_->path() / "small-model";
-  ASSERT_EQ(longctx(fmt::format("init --preset debug --tokenizer {} --out {}", small_tok.string(),
-                                small_model.string()))
+  ASSERT_EQ(testing::run_longctx(fmt::format("init --preset debug --tokenizer {} --out {}",
+                                             small_tok.string(), small_model.string()))
                 .exit_code,
             0);
   fails(fmt::format("train --model {} --data {} --out {} --steps 1 --device cpu",
@@ -201,7 +199,8 @@ TEST_F(TrainCli, ErrorsComeBeforeTraining) {
 }
 
 TEST(PlanCli, PrintsEveryMemoryOption) {
-  CommandResult r = longctx("plan --preset llama2-7b --seq-len 81920 --gpu-mem 80GiB --json");
+  CommandResult r =
+      testing::run_longctx("plan --preset llama2-7b --seq-len 81920 --gpu-mem 80GiB --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   nlohmann::json plan = nlohmann::json::parse(r.out);
   ASSERT_EQ(plan["options"].size(), 8u);
@@ -214,10 +213,10 @@ TEST(PlanCli, PrintsEveryMemoryOption) {
     }
   }
   EXPECT_TRUE(full_offload_fits);
-  CommandResult table = longctx("plan --preset tinyllama-1.1b --seq-len 32768");
+  CommandResult table = testing::run_longctx("plan --preset tinyllama-1.1b --seq-len 32768");
   ASSERT_EQ(table.exit_code, 0) << table.err;
   EXPECT_NE(table.out.find("recompute"), std::string::npos);
-  CommandResult bad = longctx("plan --preset debug --gpu-mem lots");
+  CommandResult bad = testing::run_longctx("plan --preset debug --gpu-mem lots");
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.err.find("--gpu-mem"), std::string::npos) << bad.err;
 }

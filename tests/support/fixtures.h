@@ -49,6 +49,12 @@ struct CommandResult {
   std::string err;
 };
 CommandResult run_command(const std::string& command);
+#ifdef LONGCTX_BINARY
+// The CLI tests (LONGCTX_BINARY names the built binary): runs `longctx ARGS`.
+inline CommandResult run_longctx(const std::string& args) {
+  return run_command(std::string(LONGCTX_BINARY) + " " + args);
+}
+#endif
 
 // Lines of words of 1-4 syllables drawn with a fixed seed; '<', '/', '>' and a few non-ASCII
 // characters appear so that they are in the vocabulary.
