@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <map>
 
 #include "longctx/base/error.h"
@@ -44,6 +45,38 @@ struct DecodeGraphs {
 #endif
   bool failed = false;  // capture failed once: decode without graphs from then on
 };
+
+#ifdef LONGCTX_HAVE_CUDA
+namespace {
+
+// Captures `run` (one decoding step) as a CUDA graph in `pool`. Capture needs a stream of its
+// own; one eager run first settles cuBLAS workspaces and kernel choices (it computes this very
+// step, which the replay repeats). A failure ends the capture before it propagates, or the
+// stream would stay in capture mode and the eager fallback would fail too.
+DecodeGraphs::Captured capture_step(const std::function<torch::Tensor()>& run, torch::Device device,
+                                    at::cuda::MempoolId_t pool) {
+  DecodeGraphs::Captured captured;
+  captured.graph = std::make_unique<at::cuda::CUDAGraph>();
+  synchronize(device);  // the step's inputs were written on the current stream
+  c10::cuda::CUDAStreamGuard guard(c10::cuda::getStreamFromPool(false, device.index()));
+  run();
+  synchronize(device);
+  captured.graph->capture_begin(pool);
+  try {
+    captured.next = run();
+  } catch (...) {
+    try {
+      captured.graph->capture_end();
+    } catch (...) {
+    }
+    throw;
+  }
+  captured.graph->capture_end();
+  return captured;
+}
+
+}  // namespace
+#endif
 
 Generator::Generator(LlamaForCausalLM model, int64_t max_tokens, torch::Device device,
                      torch::ScalarType dtype)
@@ -86,32 +119,9 @@ int64_t Generator::decode(int64_t token, int64_t position, const GenerationOptio
   if (options.cuda_graphs && device_.is_cuda() && !g.failed) {
     auto found = g.by_window.find(window);
     if (found == g.by_window.end()) {
+      if (g.pool == at::cuda::MempoolId_t{0, 0}) g.pool = at::cuda::graph_pool_handle();
       try {
-        DecodeGraphs::Captured captured;
-        captured.graph = std::make_unique<at::cuda::CUDAGraph>();
-        if (g.pool == at::cuda::MempoolId_t{0, 0}) g.pool = at::cuda::graph_pool_handle();
-        synchronize(device_);  // the inputs above were written on the current stream
-        {
-          // Capture needs a stream of its own; one eager run first settles cuBLAS workspaces
-          // and kernel choices (it computes this very step, which the replay repeats).
-          c10::cuda::CUDAStreamGuard guard(c10::cuda::getStreamFromPool(false, device_.index()));
-          run();
-          synchronize(device_);
-          captured.graph->capture_begin(g.pool);
-          try {
-            captured.next = run();
-          } catch (...) {
-            // End the capture, or the stream stays in capture mode and the eager fallback
-            // below fails too.
-            try {
-              captured.graph->capture_end();
-            } catch (...) {
-            }
-            throw;
-          }
-          captured.graph->capture_end();
-        }
-        found = g.by_window.emplace(window, std::move(captured)).first;
+        found = g.by_window.emplace(window, capture_step(run, device_, g.pool)).first;
       } catch (const std::exception& e) {
         std::fprintf(stderr, "warning: decoding without CUDA graphs (capture failed: %s)\n",
                      e.what());
