@@ -11,15 +11,11 @@ OUT=${OUT:-/tmp/longctx-gpu}
 mkdir -p "$OUT"
 SHAPES=${SHAPES:-"tinyllama-1.1b llama3-8b"}
 LENGTHS=${LENGTHS:-8192,32768,131072}
-torch_prefix=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
-nvidia-smi --query-gpu=name,memory.total,clocks.sm --format=csv > "$OUT/gpu.txt" 2>&1
+source scripts/gpu/build_gpu.sh
 
 echo "== build" | tee "$OUT/summary.txt"
-cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DLONGCTX_MODEL_ONLY=ON \
-  -DLONGCTX_WERROR=OFF -DCMAKE_PREFIX_PATH="$torch_prefix" -DCMAKE_CUDA_ARCHITECTURES=90 \
-  > "$OUT/build.log" 2>&1 && cmake --build build-gpu -j 16 >> "$OUT/build.log" 2>&1
-status=$?
-tail -5 "$OUT/build.log" | tee -a "$OUT/summary.txt"
+gpu_build | tee -a "$OUT/summary.txt"
+status=${PIPESTATUS[0]}
 [ $status -eq 0 ] || exit $status
 
 echo "== tests" | tee -a "$OUT/summary.txt"

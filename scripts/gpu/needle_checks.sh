@@ -16,12 +16,8 @@ OUT=${OUT:-/tmp/longctx-gpu}
 mkdir -p "$OUT"
 PROMPTS=${PROMPTS:-bench-data/needle-prompts.jsonl.xz}
 SHAPE=${SHAPE:-tinyllama-1.1b}
-torch_prefix=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
-nvidia-smi --query-gpu=name,memory.total --format=csv > "$OUT/gpu.txt" 2>&1
-cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DLONGCTX_MODEL_ONLY=ON \
-  -DLONGCTX_WERROR=OFF -DCMAKE_PREFIX_PATH="$torch_prefix" > "$OUT/build.log" 2>&1 &&
-  cmake --build build-gpu -j 16 --target longctx_bench_needle longctx_gpu_tests \
-    >> "$OUT/build.log" 2>&1 || { tail -20 "$OUT/build.log"; exit 1; }
+source scripts/gpu/build_gpu.sh
+gpu_build longctx_bench_needle longctx_gpu_tests > /dev/null || { tail -20 "$OUT/build.log"; exit 1; }
 build-gpu/tests/longctx_gpu_tests --gtest_filter='GenerationGpu.*' 2>&1 | tee "$OUT/tests.log" |
   grep -E "OK|FAILED|Failure|error"
 grep -q "FAILED" "$OUT/tests.log" && exit 1
