@@ -15,14 +15,7 @@ import time
 import torch
 import transformers
 
-SHAPES = {
-    "tinyllama-1.1b": dict(hidden_size=2048, num_hidden_layers=22, num_attention_heads=32,
-                           num_key_value_heads=4, intermediate_size=5632, vocab_size=32000,
-                           rope_theta=10000.0),
-    "llama3-8b": dict(hidden_size=4096, num_hidden_layers=32, num_attention_heads=32,
-                      num_key_value_heads=8, intermediate_size=14336, vocab_size=128256,
-                      rope_theta=500000.0),
-}
+from hf_shapes import SHAPES  # bench/ is on sys.path: these run as scripts
 
 
 def main():
