@@ -31,6 +31,7 @@
 #include "longctx/model/checkpoint.h"
 #include "longctx/model/device.h"
 #include "longctx/model/presets.h"
+#include "longctx/model/train_ops.h"
 #include "longctx/train/plan.h"
 #include "longctx/train/trainer.h"
 
@@ -106,7 +107,11 @@ Result measure(const fs::path& scratch, const fs::path& model_dir, const longctx
     r.tokens_per_second = tps[tps.size() / 2];
     r.mfu = mfu[mfu.size() / 2];
     r.peak_gib = *std::max_element(peak.begin(), peak.end());
-    longctx::PlanInput in{.config = c, .seq_len = t, .micro_batch = 1, .rows_per_step = 1};
+    longctx::PlanInput in{.config = c,
+                          .seq_len = t,
+                          .micro_batch = 1,
+                          .rows_per_step = 1,
+                          .fused_swiglu = longctx::fused_kernels_enabled()};
     for (const longctx::PlanRow& row : longctx::plan_training(in))
       if (row.recompute == r.recompute && row.offload == offload)
         r.predicted_gib = static_cast<double>(row.total) / (1 << 30);
@@ -179,6 +184,8 @@ int main(int argc, char** argv) {
   c10::cuda::CUDACachingAllocator::emptyCache();
   std::ofstream json;
   if (!json_path.empty()) json.open(json_path, std::ios::app);
+  // LONGCTX_FUSED_KERNELS=0 turns the fused RoPE/SwiGLU kernels off (train_ops.h).
+  std::printf("fused CUDA kernels: %s\n", longctx::fused_kernels_enabled() ? "on" : "off");
   std::printf("| shape | tokens | recompute | tokens/s | MFU | peak GiB | plan GiB |\n");
   std::printf("|---|---:|---|---:|---:|---:|---:|\n");
   std::vector<uint32_t> lengths;
@@ -208,6 +215,7 @@ int main(int argc, char** argv) {
                              {"tokens", t},
                              {"recompute", r.recompute},
                              {"offload", offload},
+                             {"fused_kernels", longctx::fused_kernels_enabled()},
                              {"tokens_per_s", r.tokens_per_second},
                              {"mfu", r.mfu},
                              {"peak_gib", r.peak_gib},

@@ -15,6 +15,7 @@
 #include "longctx/base/text.h"
 #include "longctx/model/config.h"
 #include "longctx/model/presets.h"
+#include "longctx/model/train_ops.h"
 #include "longctx/train/plan.h"
 #include "longctx/train/train_config.h"
 
@@ -75,7 +76,8 @@ int run_plan(const PlanFlags& flags) {
       .compute_bytes = flags.dtype == "float32" ? 4 : 2,
       .loss_chunk = flags.loss_chunk,
       .assumed_mfu = flags.assumed_mfu,
-      .recompute_layers = parse_layer_set(flags.recompute_layers, config.num_hidden_layers)};
+      .recompute_layers = parse_layer_set(flags.recompute_layers, config.num_hidden_layers),
+      .fused_swiglu = fused_kernels_enabled()};
   std::vector<PlanRow> plan = plan_training(input);
   const PlanRow* best = fastest_fitting(plan, budget, false);
   const PlanRow* best_offload = fastest_fitting(plan, budget, true);
@@ -87,6 +89,7 @@ int run_plan(const PlanFlags& flags) {
                           {"budget_gib", gib(budget)},
                           {"assumed_mfu", flags.assumed_mfu},
                           {"flop_convention", "6N + 6LTd per token, 989 TFLOP/s peak"},
+                          {"fused_swiglu", input.fused_swiglu},
                           {"options", nlohmann::json::array()}};
     for (const PlanRow& r : plan) {
       out["options"].push_back({{"recompute", r.recompute},
@@ -123,8 +126,11 @@ int run_plan(const PlanFlags& flags) {
   std::printf(
       "GiB on the GPU; offload keeps %.1f GiB of optimizer state in CPU memory. Step time "
       "assumes %.0f%% MFU (6N + 6LTd FLOPs per token, 989 TFLOP/s) plus recomputation.\n"
-      "< marks what --recompute auto picks (without and with --offload-optimizer).\n",
-      gib(plan.back().cpu_bytes), 100 * flags.assumed_mfu);
+      "< marks what --recompute auto picks (without and with --offload-optimizer).\n"
+      "MLP activations counted %s the fused SwiGLU kernel (%s).\n",
+      gib(plan.back().cpu_bytes), 100 * flags.assumed_mfu, input.fused_swiglu ? "with" : "without",
+      input.fused_swiglu ? "this build has the fused CUDA kernels"
+                         : "this build has no fused CUDA kernels; a build with them needs less");
   return 0;
 }
 

@@ -6,7 +6,8 @@
 #
 #   run: bash scripts/gpu/train_checks.sh      (writes logs and JSON lines under $OUT)
 # Env: SHAPE (default tinyllama-1.1b), LENGTHS (default 8192,32768,65536), STEPS (default 4),
-#      RECOMPUTE (default auto), SKIP_TESTS=1, SKIP_PEER=1, SKIP_MAX=1.
+#      RECOMPUTE (default auto), SKIP_TESTS=1, SKIP_PEER=1, SKIP_MAX=1, COMPARE_PLAIN=1 (ours
+#      again with LONGCTX_FUSED_KERNELS=0: the plain libtorch RoPE/SwiGLU, for the kernels' gain).
 set -uo pipefail
 OUT=${OUT:-/tmp/longctx-gpu}
 mkdir -p "$OUT"
@@ -31,6 +32,11 @@ echo "== training steps, one row per step (MFU: 6N + 6LTd per token, 989 TFLOP/s
   | tee -a "$OUT/summary.txt"
 build-gpu/bench/longctx_bench_train --shape "$SHAPE" --lengths "$LENGTHS" --steps "$STEPS" \
   --recompute "$RECOMPUTE" --json "$OUT/train.jsonl" 2>&1 | tee -a "$OUT/summary.txt"
+if [ "${COMPARE_PLAIN:-0}" = 1 ]; then
+  LONGCTX_FUSED_KERNELS=0 build-gpu/bench/longctx_bench_train --shape "$SHAPE" \
+    --lengths "$LENGTHS" --steps "$STEPS" --recompute "$RECOMPUTE" --json "$OUT/train.jsonl" 2>&1 \
+    | tee -a "$OUT/summary.txt"
+fi
 if [ "${SKIP_PEER:-0}" != 1 ]; then
   python3 bench/train_hf.py --shape "$SHAPE" --lengths "$LENGTHS" --steps "$STEPS" \
     --json "$OUT/train.jsonl" 2>&1 | grep -v Warning | tee -a "$OUT/summary.txt"

@@ -8,18 +8,6 @@
 
 namespace longctx {
 
-namespace {
-
-// x * cos + rotate_half(x) * sin, with rotate_half(x) = cat(-x2, x1) written as
-// roll(x, D/2) * sin_signed, sin_signed = cat(-sin1, sin2): three kernels instead of six, and
-// the same products (a sign moved from x to sin is exact).
-torch::Tensor rotate(const torch::Tensor& x, const torch::Tensor& cos,
-                     const torch::Tensor& sin_signed) {
-  return torch::addcmul(x * cos, torch::roll(x, {x.size(-1) / 2}, {-1}), sin_signed);
-}
-
-}  // namespace
-
 KvCache::KvCache(const ModelConfig& config, int64_t batch, int64_t max_tokens, torch::Device device,
                  torch::ScalarType dtype)
     : max_tokens_(max_tokens) {
@@ -105,8 +93,9 @@ torch::Tensor LlamaAttentionImpl::forward(const torch::Tensor& x, const torch::T
   q = q.view({b, t, heads, head_dim}).transpose(1, 2);     // [B, H, T, D]
   k = k.view({b, t, kv_heads, head_dim}).transpose(1, 2);  // [B, K, T, D]
   v = v.view({b, t, kv_heads, head_dim}).transpose(1, 2);  // [B, K, T, D]
-  q = rotate(q, cos, sin);  // cos, sin [T, D] broadcast over B and heads
-  k = rotate(k, cos, sin);
+  // x * cos + rotate_half(x) * sin (train_ops.h): cos, sin [T, D] broadcast over B and heads.
+  q = apply_rotary(q, cos, sin);
+  k = apply_rotary(k, cos, sin);
   if (cache != nullptr) std::tie(k, v) = cache->append(layer, start, k, v);  // [B, K, S, D]
   torch::Tensor out = cached_causal_attention(q, k, v);                      // [B, H, T, D]
   return o_proj(out.transpose(1, 2).reshape({b, t, heads * head_dim}));
@@ -118,10 +107,10 @@ torch::Tensor LlamaAttentionImpl::decode(const torch::Tensor& x, const torch::Te
                                          KvCache& cache) {
   int64_t b = x.size(0);
   auto [q, k, v] = project(x);
-  q = rotate(q.view({b, 1, heads, head_dim}), cos, sin);                       // [B, 1, H, D]
-  k = rotate(k.view({b, 1, kv_heads, head_dim}), cos, sin).transpose(1, 2);    // [B, K, 1, D]
-  v = v.view({b, 1, kv_heads, head_dim}).transpose(1, 2);                      // [B, K, 1, D]
-  auto [keys, values] = cache.write(layer, step.position, k, v, step.window);  // [B, K, W, D]
+  q = apply_rotary(q.view({b, 1, heads, head_dim}), cos, sin);                     // [B, 1, H, D]
+  k = apply_rotary(k.view({b, 1, kv_heads, head_dim}), cos, sin).transpose(1, 2);  // [B, K, 1, D]
+  v = v.view({b, 1, kv_heads, head_dim}).transpose(1, 2);                          // [B, K, 1, D]
+  auto [keys, values] = cache.write(layer, step.position, k, v, step.window);      // [B, K, W, D]
   // The H / K query heads of a group become G rows against their one key/value head, so the
   // cache is read once and never repeated per query head: [B, K, G, D].
   torch::Tensor rows = q.view({b, kv_heads, heads / kv_heads, head_dim});
@@ -168,9 +157,9 @@ torch::Tensor LlamaMLPImpl::forward(const torch::Tensor& x) {
   if (gate_up_weight.defined()) {  // one matmul: [B, T, 2F]
     std::vector<torch::Tensor> gate_up =
         torch::linear(x, gate_up_weight, gate_up_bias).chunk(2, -1);
-    return down_proj(torch::silu(gate_up[0]) * gate_up[1]);
+    return down_proj(swiglu(gate_up[0], gate_up[1]));
   }
-  return down_proj(torch::silu(gate_proj(x)) * up_proj(x));  // [B, T, F] inside
+  return down_proj(swiglu(gate_proj(x), up_proj(x)));  // [B, T, F] inside
 }
 
 LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const ModelConfig& c) {

@@ -12,9 +12,21 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <array>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
 #include <utility>
 
 #include "longctx/base/error.h"
+
+#ifdef LONGCTX_HAVE_CUDA_KERNELS
+#include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+
+#include "longctx/model/cuda_kernels.h"
+#endif
 
 // PyTorch 2.9+ has a fused RMSNorm kernel pair (one pass forward, one backward) on CUDA.
 #if __has_include(<ATen/ops/_fused_rms_norm.h>) && __has_include(<ATen/ops/_fused_rms_norm_backward.h>)
@@ -229,6 +241,146 @@ struct FusedRmsNormFunction : torch::autograd::Function<FusedRmsNormFunction> {
 };
 #endif
 
+#ifdef LONGCTX_HAVE_CUDA_KERNELS
+namespace {
+
+namespace ck = cuda_kernels;
+
+std::optional<ck::DType> kernel_dtype(torch::ScalarType t) {
+  switch (t) {
+    case torch::kFloat:
+      return ck::DType::kFloat32;
+    case torch::kBFloat16:
+      return ck::DType::kBFloat16;
+    case torch::kHalf:
+      return ck::DType::kFloat16;
+    default:
+      return std::nullopt;
+  }
+}
+
+void check_launch(int status) {
+  C10_CUDA_CHECK(static_cast<cudaError_t>(status));
+}
+
+// x [B, H, T, D] with D contiguous and no gaps or overlaps, in any order of B, H, T in memory;
+// cos and sin [T, D] with contiguous rows, on x's device and of its dtype.
+bool rotary_kernel_fits(const torch::Tensor& x, const torch::Tensor& cos,
+                        const torch::Tensor& sin) {
+  return fused_kernels_enabled() && x.is_cuda() && kernel_dtype(x.scalar_type()) && x.dim() == 4 &&
+         x.size(3) % 2 == 0 && x.stride(3) == 1 && x.is_non_overlapping_and_dense() &&
+         cos.dim() == 2 && sin.sizes() == cos.sizes() && cos.size(0) == x.size(2) &&
+         cos.size(1) == x.size(3) && cos.stride(1) == 1 && sin.stride(1) == 1 &&
+         cos.stride(0) == sin.stride(0) && cos.scalar_type() == x.scalar_type() &&
+         sin.scalar_type() == x.scalar_type() && cos.device() == x.device() &&
+         sin.device() == x.device();
+}
+
+// y = rotation of x (forward) or its inverse (backward), in x's memory layout.
+torch::Tensor rotary_kernel(const torch::Tensor& x, const torch::Tensor& cos,
+                            const torch::Tensor& sin, ck::Pass pass) {
+  torch::Tensor y = torch::empty_like(x);  // preserves x's (dense) strides
+  if (y.strides() != x.strides()) throw Error("rotary kernel: empty_like changed the strides");
+  // The outer dims in memory order, so that consecutive threads touch consecutive rows.
+  // [B, H, T, D] stored as [B, T, H, D] (a transposed projection): order B, T, H; t_dim 1.
+  std::array<int, 3> order{0, 1, 2};
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int a, int b) { return x.stride(a) > x.stride(b); });
+  ck::RotaryShape shape{};
+  for (int i = 0; i < 3; ++i) {
+    shape.sizes[i] = x.size(order[i]);
+    shape.strides[i] = x.stride(order[i]);
+    if (order[i] == 2) shape.t_dim = i;
+  }
+  shape.head_dim = x.size(3);
+  shape.table_stride = cos.stride(0);
+  c10::cuda::CUDAGuard guard(x.device());
+  check_launch(ck::rotary(*kernel_dtype(x.scalar_type()), pass, x.data_ptr(), cos.data_ptr(),
+                          sin.data_ptr(), y.data_ptr(), shape,
+                          c10::cuda::getCurrentCUDAStream().stream()));
+  return y;
+}
+
+struct FusedRotaryFunction : torch::autograd::Function<FusedRotaryFunction> {
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x,
+                               const torch::Tensor& cos, const torch::Tensor& sin_signed) {
+    ctx->save_for_backward({cos, sin_signed});
+    return rotary_kernel(x, cos, sin_signed, ck::Pass::kForward);
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
+    if (!ctx->needs_input_grad(0)) return {torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    variable_list saved = ctx->get_saved_variables();
+    torch::Tensor g = grad_outputs[0];  // [B, H, T, D]
+    if (g.stride(3) != 1 || !g.is_non_overlapping_and_dense()) g = g.contiguous();
+    return {rotary_kernel(g, saved[0], saved[1], ck::Pass::kBackward), torch::Tensor(),
+            torch::Tensor()};
+  }
+};
+
+// Rows of [..., F] as [N, F] `stride` elements apart: true when every dim before the last
+// two steps over whole rows (a contiguous tensor, or a narrow of the last dim of one).
+bool uniform_rows(const torch::Tensor& t) {
+  if (t.dim() < 1 || t.stride(-1) != 1) return false;
+  for (int64_t i = 0; i + 2 < t.dim(); ++i) {
+    if (t.size(i) > 1 && t.stride(i) != t.stride(i + 1) * t.size(i + 1)) return false;
+  }
+  return true;
+}
+
+int64_t row_stride(const torch::Tensor& t) {
+  return t.dim() >= 2 ? t.stride(-2) : t.size(-1);
+}
+
+bool swiglu_kernel_fits(const torch::Tensor& gate, const torch::Tensor& up) {
+  return fused_kernels_enabled() && gate.is_cuda() && kernel_dtype(gate.scalar_type()) &&
+         up.scalar_type() == gate.scalar_type() && up.sizes() == gate.sizes() &&
+         up.device() == gate.device() && gate.dim() >= 1;
+}
+
+struct FusedSwiGluFunction : torch::autograd::Function<FusedSwiGluFunction> {
+  static torch::Tensor forward(AutogradContext* ctx, torch::Tensor gate, torch::Tensor up) {
+    if (!uniform_rows(gate)) gate = gate.contiguous();
+    if (!uniform_rows(up)) up = up.contiguous();
+    torch::Tensor out = torch::empty(gate.sizes(), gate.options());  // [..., F]
+    int64_t cols = gate.size(-1), rows = cols == 0 ? 0 : gate.numel() / cols;
+    c10::cuda::CUDAGuard guard(gate.device());
+    check_launch(ck::swiglu_forward(*kernel_dtype(gate.scalar_type()), gate.data_ptr(),
+                                    row_stride(gate), up.data_ptr(), row_stride(up), out.data_ptr(),
+                                    rows, cols, c10::cuda::getCurrentCUDAStream().stream()));
+    ctx->save_for_backward({gate, up});
+    return out;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
+    variable_list saved = ctx->get_saved_variables();
+    const torch::Tensor &gate = saved[0], &up = saved[1];
+    torch::Tensor grad_out = grad_outputs[0].contiguous();  // [..., F]
+    torch::Tensor grad_gate = torch::empty(gate.sizes(), gate.options());
+    torch::Tensor grad_up = torch::empty(gate.sizes(), gate.options());
+    int64_t cols = gate.size(-1), rows = cols == 0 ? 0 : gate.numel() / cols;
+    c10::cuda::CUDAGuard guard(gate.device());
+    check_launch(ck::swiglu_backward(*kernel_dtype(gate.scalar_type()), grad_out.data_ptr(),
+                                     gate.data_ptr(), row_stride(gate), up.data_ptr(),
+                                     row_stride(up), grad_gate.data_ptr(), grad_up.data_ptr(), rows,
+                                     cols, c10::cuda::getCurrentCUDAStream().stream()));
+    return {grad_gate, grad_up};
+  }
+};
+
+}  // namespace
+#endif
+
+bool fused_kernels_enabled() {
+#ifdef LONGCTX_HAVE_CUDA_KERNELS
+  static const bool enabled = [] {
+    const char* value = std::getenv("LONGCTX_FUSED_KERNELS");
+    return value == nullptr || std::strcmp(value, "0") != 0;
+  }();
+  return enabled;
+#else
+  return false;
+#endif
+}
+
 torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
 #ifdef LONGCTX_FUSED_RMS_NORM
   if (x.is_cuda() && x.scalar_type() == weight.scalar_type() && x.is_contiguous())
@@ -239,7 +391,26 @@ torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, doub
 
 torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos,
                            const torch::Tensor& sin_signed) {
+#ifdef LONGCTX_HAVE_CUDA_KERNELS
+  if (rotary_kernel_fits(x, cos, sin_signed)) return FusedRotaryFunction::apply(x, cos, sin_signed);
+#endif
   return RotaryFunction::apply(x, cos, sin_signed);
+}
+
+torch::Tensor apply_rotary_plain(const torch::Tensor& x, const torch::Tensor& cos,
+                                 const torch::Tensor& sin_signed) {
+  return RotaryFunction::apply(x, cos, sin_signed);
+}
+
+torch::Tensor swiglu(const torch::Tensor& gate, const torch::Tensor& up) {
+#ifdef LONGCTX_HAVE_CUDA_KERNELS
+  if (swiglu_kernel_fits(gate, up)) return FusedSwiGluFunction::apply(gate, up);
+#endif
+  return swiglu_plain(gate, up);
+}
+
+torch::Tensor swiglu_plain(const torch::Tensor& gate, const torch::Tensor& up) {
+  return torch::silu(gate) * up;
 }
 
 torch::Tensor recompute(const std::function<torch::Tensor(const torch::Tensor&)>& block,

@@ -5,6 +5,7 @@
 //
 //   rms_norm            saves x and the float32 rsqrt per row, not the float32 copy of x
 //   apply_rotary        saves nothing but cos/sin (its backward is the inverse rotation)
+//   swiglu              saves gate and up, not silu(gate) (its backward recomputes it)
 //   recompute           saves only its input; the block runs again inside backward
 //   lm_head_loss        per-token cross entropy of lm_head(hidden) in chunks, so the
 //                       [T, V] float32 logits of a long row never exist at once
@@ -26,10 +27,29 @@ namespace longctx {
 // transformers' LlamaRMSNorm. x [..., d], weight [d].
 torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps);
 
-// x * cos + roll(x, D/2) * sin_signed (see llama.cpp): x [B, H, T, D], cos and sin_signed
-// [T, D] constants (no gradient flows to them).
+// RoPE, transformers' x * cos + rotate_half(x) * sin with rotate_half(x) = cat(-x2, x1),
+// computed as x * cos + roll(x, D/2) * sin_signed, sin_signed = cat(-sin1, sin2) (llama.h's
+// rotary()): three kernels instead of six with the same products (a sign moved from x to sin
+// is exact), one with the fused kernel. x [B, H, T, D], cos and sin_signed [T, D] (or anything
+// that broadcasts to x), constants (no gradient flows to them). The inference path uses it too.
 torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos,
                            const torch::Tensor& sin_signed);
+
+// silu(gate) * up: gate and up [..., F] of the same shape (rows may be strided views, as the
+// halves of one [..., 2F] matmul). Plain ops with autograd on CPU.
+torch::Tensor swiglu(const torch::Tensor& gate, const torch::Tensor& up);
+
+// apply_rotary and swiglu run fused CUDA kernels (cuda_kernels.h) on CUDA tensors when this
+// build has them (CMake found a CUDA compiler) and the environment does not turn them off
+// with LONGCTX_FUSED_KERNELS=0 (for comparisons). Both ways compute the same values, to within
+// one rounding where a multiply-add is contracted differently.
+bool fused_kernels_enabled();
+
+// The plain-op versions of apply_rotary and swiglu, whatever the device: the reference the
+// fused kernels are tested against.
+torch::Tensor apply_rotary_plain(const torch::Tensor& x, const torch::Tensor& cos,
+                                 const torch::Tensor& sin_signed);
+torch::Tensor swiglu_plain(const torch::Tensor& gate, const torch::Tensor& up);
 
 // Activation recomputation ("gradient checkpointing"): returns block(x), keeping only x for
 // backward. In backward, block runs again with gradients on and is backpropagated; parameters

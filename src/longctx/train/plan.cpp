@@ -31,7 +31,7 @@ std::vector<PlanRow> plan_training(const PlanInput& in) {
   // Bytes per token per layer kept for backward.
   const double kv = static_cast<double>(c.num_key_value_heads * c.head_dim);
   const double attention_kept = 5 * p * d + 2 * p * kv + 4 + 4 * heads;
-  const double mlp_kept = 2 * p * d + 4 * p * f + 4;
+  const double mlp_kept = 2 * p * d + (in.fused_swiglu ? 3 : 4) * p * f + 4;
   const double block_input = p * d;
 
   // Forward FLOPs per token of each block (2 per multiply-add; causal attention L T d).

@@ -9,6 +9,7 @@
 //                    k and v at their K heads (sdpa's enable_gqa): 2 P K D; float32 rsqrt
 //                    and logsumexp
 //   MLP block        x, norm out, gate, silu(gate), up, silu(gate)*up: 2 P d + 4 P F
+//                    (3 P F with the fused SwiGLU kernel, which keeps no silu(gate))
 //   recomputed block only its input: P d
 //
 // with P the compute dtype's bytes. Add weights (P N), their gradients (P N), the optimizer
@@ -39,6 +40,9 @@ struct PlanInput {
   double peak_flops = 989e12;          // dense bf16 peak (RECIPE.md section 5)
   double assumed_mfu = 0.45;           // of the peak, for the time estimate
   std::vector<bool> recompute_layers;  // empty: all layers
+  // The fused SwiGLU kernel (train_ops.h) keeps gate and up but not silu(gate): one [T, F]
+  // less per layer. What the trainer runs on a GPU when the build has the kernels.
+  bool fused_swiglu = false;
 };
 
 struct PlanRow {

@@ -194,7 +194,8 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options) : state_(std::make_
       .rows_per_step = rows,
       .compute_bytes = s.dtype == torch::kFloat ? 4 : 2,
       .loss_chunk = config.loss_chunk,
-      .recompute_layers = parse_layer_set(config.recompute_layers, trained.num_hidden_layers)};
+      .recompute_layers = parse_layer_set(config.recompute_layers, trained.num_hidden_layers),
+      .fused_swiglu = s.device.is_cuda() && fused_kernels_enabled()};
   PlanRow row = check_plan(config, plan, budget, [&](const std::string& t) { s.note(t); });
   s.model_flops_per_token = row.model_flops_per_token;
   std::vector<bool> layers = plan.recompute_layers;
