@@ -2,9 +2,10 @@
 //
 //   longctx_bench_prefill --shape tinyllama-1.1b --lengths 8192,32768,131072 --json out.jsonl
 //
-// For each length: random bf16 weights (transformers' init), one warm-up prefill at 4K, then
-// a timed prefill of the whole prompt (one forward into the KV cache, logits of the last
-// position only), then --decode greedy steps through Generator (CUDA graphs). Prints a table and
+// For each length: random bf16 weights (transformers' init), one untimed prefill of the whole
+// prompt (cuDNN builds its plans per shape, the allocator grows), then the median of --repeats
+// (3) timed prefills (one forward into the KV cache, logits of the last position only), then
+// --decode greedy steps through Generator (CUDA graphs). Prints a table and
 // JSON lines. Fraction of peak, RECIPE.md section 5, forward only: 2*N + 2*L*T*d FLOPs per token
 // (one third of the training count 6*N + 6*L*T*d), T = the prompt length, causal attention; peak
 // 989 TFLOP/s dense bf16 (H100/H200 SXM).
@@ -12,6 +13,7 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -23,6 +25,7 @@
 #include "longctx/model/checkpoint.h"
 #include "longctx/model/generation.h"
 #include "longctx/model/presets.h"
+#include "longctx/model/train_ops.h"
 
 namespace {
 
@@ -36,7 +39,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 int main(int argc, char** argv) {
   std::string shape_name = "tinyllama-1.1b", lengths_text = "8192,32768,131072", json_path;
-  int64_t decode_steps = 64;
+  int64_t decode_steps = 64, repeats = 3;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     if (flag == "--shape")
@@ -45,8 +48,14 @@ int main(int argc, char** argv) {
       lengths_text = argv[i + 1];
     else if (flag == "--decode")
       decode_steps = std::stoll(argv[i + 1]);
+    else if (flag == "--repeats")
+      repeats = std::max<int64_t>(1, std::stoll(argv[i + 1]));
     else if (flag == "--json")
       json_path = argv[i + 1];
+    else {
+      std::fprintf(stderr, "longctx_bench_prefill: unknown flag %s\n", flag.c_str());
+      return 2;
+    }
   }
   if (!torch::cuda::is_available()) {
     std::fprintf(stderr, "longctx_bench_prefill: no CUDA device\n");
@@ -67,6 +76,7 @@ int main(int argc, char** argv) {
   double n = static_cast<double>(longctx::matmul_parameters(config));
   std::ofstream json;
   if (!json_path.empty()) json.open(json_path, std::ios::app);
+  std::printf("fused CUDA kernels: %s\n", longctx::fused_kernels_enabled() ? "on" : "off");
   std::printf(
       "| shape | tokens | prefill tokens/s | fraction of peak | peak GiB | decode tokens/s |\n");
   std::printf("|---|---:|---:|---:|---:|---:|\n");
@@ -75,22 +85,22 @@ int main(int argc, char** argv) {
     int64_t t = std::stoll(item);
     auto ids =
         torch::randint(3, config.vocab_size, {1, t}, torch::dtype(torch::kLong).device(device));
-    {  // warm-up: kernels, cuDNN plans, allocator
-      longctx::KvCache warm(config, 1, 4096, device, torch::kBFloat16);
-      model->logits(model->forward_hidden(ids.slice(1, 0, 4096), 0, &warm).slice(1, -1));
-      torch::cuda::synchronize();
-    }
     c10::cuda::CUDACachingAllocator::emptyCache();
     c10::cuda::CUDACachingAllocator::resetPeakStats(0);
     double prefill_s = 0, peak_gib = 0;
     {
       longctx::KvCache cache(config, 1, t, device, torch::kBFloat16);
-      torch::cuda::synchronize();
-      auto t0 = std::chrono::steady_clock::now();
-      torch::Tensor last = model->forward_hidden(ids, 0, &cache).slice(1, -1);
-      torch::Tensor next = model->logits(last).argmax(-1);  // [1, 1]
-      torch::cuda::synchronize();
-      prefill_s = seconds_since(t0);
+      std::vector<double> times;
+      for (int64_t run = 0; run <= repeats; ++run) {  // run 0 warms up
+        torch::cuda::synchronize();
+        auto t0 = std::chrono::steady_clock::now();
+        torch::Tensor last = model->forward_hidden(ids, 0, &cache).slice(1, -1);
+        torch::Tensor next = model->logits(last).argmax(-1);  // [1, 1]
+        torch::cuda::synchronize();
+        if (run > 0) times.push_back(seconds_since(t0));
+      }
+      std::sort(times.begin(), times.end());
+      prefill_s = times[times.size() / 2];
       auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(0);
       // allocated_bytes[0]: the aggregate over both pools (StatType::AGGREGATE).
       peak_gib = static_cast<double>(stats.allocated_bytes[0].peak) / (1024.0 * 1024 * 1024);
@@ -121,6 +131,7 @@ int main(int argc, char** argv) {
       json << nlohmann::json{{"impl", "longctx"},
                              {"shape", shape_name},
                              {"tokens", t},
+                             {"fused_kernels", longctx::fused_kernels_enabled()},
                              {"prefill_tokens_per_s", tps},
                              {"fraction_of_peak", fraction},
                              {"peak_gib", peak_gib},
