@@ -153,6 +153,9 @@ struct RecomputeFunction : torch::autograd::Function<RecomputeFunction> {
 
 // lm_head_loss. Per row, loss = logsumexp(z) - z[t] with z the float32 logits, so
 // dL/dz = (softmax(z) - onehot(t)) * g, and the two matmul gradients follow from z = h W^T.
+// The logits stay in the model dtype: (log_)softmax reads them and computes in float32 with
+// no float32 copy of [c, V]. The row scale g goes on the [c, d] side of each product instead
+// of the [c, V] one:  dL/dh = g * ((softmax - onehot) W),  dL/dW = (softmax - onehot)^T (g * h).
 struct LmHeadLossFunction : torch::autograd::Function<LmHeadLossFunction> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& hidden,
                                const torch::Tensor& weight, const torch::Tensor& targets,
@@ -164,9 +167,8 @@ struct LmHeadLossFunction : torch::autograd::Function<LmHeadLossFunction> {
       int64_t rows = std::min(chunk_tokens, n - start);
       torch::Tensor target = targets.narrow(0, start, rows);  // [c]
       torch::Tensor ignored = target == kIgnoreIndex;
-      torch::Tensor logits =
-          torch::matmul(hidden.narrow(0, start, rows), weight.t()).to(losses.scalar_type());
-      torch::Tensor log_probs = torch::log_softmax(logits, -1);  // [c, V]
+      torch::Tensor logits = torch::matmul(hidden.narrow(0, start, rows), weight.t());  // [c, V]
+      torch::Tensor log_probs = torch::log_softmax(logits, -1, losses.scalar_type());   // float32
       torch::Tensor picked =
           log_probs.gather(1, target.masked_fill(ignored, 0).unsqueeze(1)).squeeze(1);  // [c]
       losses.narrow(0, start, rows).copy_(picked.neg().masked_fill_(ignored, 0.0));
@@ -193,20 +195,25 @@ struct LmHeadLossFunction : torch::autograd::Function<LmHeadLossFunction> {
       torch::Tensor h = hidden.narrow(0, start, rows);        // [c, d]
       torch::Tensor target = targets.narrow(0, start, rows);  // [c]
       torch::Tensor ignored = target == kIgnoreIndex;
-      torch::Tensor scale = grad_losses.narrow(0, start, rows).masked_fill(ignored, 0.0);  // [c]
-      torch::Tensor dlogits = torch::softmax(torch::matmul(h, weight.t()).to(math), -1);   // [c, V]
-      dlogits.mul_(scale.unsqueeze(1));
-      dlogits.scatter_add_(1, target.masked_fill(ignored, 0).unsqueeze(1), -scale.unsqueeze(1));
+      torch::Tensor scale = grad_losses.narrow(0, start, rows)
+                                .masked_fill(ignored, 0.0)
+                                .unsqueeze(1);  // [c, 1] float32
+      // softmax - onehot, unscaled; ignored rows take their scale of 0 below.
+      torch::Tensor dlogits = torch::softmax(torch::matmul(h, weight.t()), -1, math);  // [c, V]
+      dlogits.scatter_add_(1, target.masked_fill(ignored, 0).unsqueeze(1),
+                           torch::full({rows, 1}, -1.0, dlogits.options()));
       dlogits = dlogits.to(hidden.scalar_type());
       if (grad_hidden.defined()) {
         torch::Tensor out = grad_hidden.narrow(0, start, rows);  // [c, d], contiguous rows
         torch::mm_out(out, dlogits, weight);
+        out.copy_(out.to(math) * scale);
       }
       if (grad_weight.defined()) {
+        torch::Tensor scaled_h = (h.to(math) * scale).to(h.scalar_type());  // [c, d]
         if (dlogits.scalar_type() == math) {
-          grad_weight.addmm_(dlogits.t(), h);
+          grad_weight.addmm_(dlogits.t(), scaled_h);
         } else {
-          grad_weight.add_(torch::mm(dlogits.t(), h));
+          grad_weight.add_(torch::mm(dlogits.t(), scaled_h));
         }
       }
     }
