@@ -3,23 +3,14 @@
 4 KV heads, head dim 64), by layout and GQA handling, and which backend each picks.
 Usage: python3 dev/attention_probe.py [T]"""
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
 
+from probe_timing import timed  # dev/ is on sys.path: these run as scripts
+
 T = int(sys.argv[1]) if len(sys.argv) > 1 else 32768
 H, K, D = 32, 4, 64
-
-
-def timed(fn, reps=5):
-    fn()
-    torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(reps):
-        fn()
-    torch.cuda.synchronize()
-    return (time.perf_counter() - t0) / reps
 
 
 def run(name, make):
@@ -28,7 +19,7 @@ def run(name, make):
         out = F.scaled_dot_product_attention(q, k, v, is_causal=True, **kw)
         out.backward(torch.ones_like(out))
     try:
-        s = timed(step)
+        s = timed(step, reps=5)
     except Exception as e:  # a backend refusing the layout
         print(f"{name:40s} failed: {str(e)[:100]}")
         return
