@@ -130,7 +130,9 @@ int run_plan(const PlanFlags& flags) {
       "MLP activations counted %s the fused SwiGLU kernel (%s).\n",
       gib(plan.back().cpu_bytes), 100 * flags.assumed_mfu, input.fused_swiglu ? "with" : "without",
       input.fused_swiglu ? "this build has the fused CUDA kernels"
-                         : "this build has no fused CUDA kernels; a build with them needs less");
+      : fused_kernels_built()
+          ? "turned off by LONGCTX_FUSED_KERNELS=0"
+          : "this build has no fused CUDA kernels; a build with them needs less");
   return 0;
 }
 

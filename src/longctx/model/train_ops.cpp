@@ -376,6 +376,14 @@ struct FusedSwiGluFunction : torch::autograd::Function<FusedSwiGluFunction> {
 }  // namespace
 #endif
 
+bool fused_kernels_built() {
+#ifdef LONGCTX_HAVE_CUDA_KERNELS
+  return true;
+#else
+  return false;
+#endif
+}
+
 bool fused_kernels_enabled() {
 #ifdef LONGCTX_HAVE_CUDA_KERNELS
   static const bool enabled = [] {

@@ -44,6 +44,8 @@ torch::Tensor swiglu(const torch::Tensor& gate, const torch::Tensor& up);
 // with LONGCTX_FUSED_KERNELS=0 (for comparisons). Both ways compute the same values, to within
 // one rounding where a multiply-add is contracted differently.
 bool fused_kernels_enabled();
+// Whether this build has the kernels at all, whatever the environment says.
+bool fused_kernels_built();
 
 // The plain-op versions of apply_rotary and swiglu, whatever the device: the reference the
 // fused kernels are tested against.

@@ -390,5 +390,24 @@ TEST(PlanTest, RecomputationTradesMemoryForTime) {
   ASSERT_NE(fastest_fitting(rows, 80ull << 30, true), nullptr);
 }
 
+TEST(PlanTest, FusedSwiGluKeepsOneFfnTensorLessPerLayer) {
+  // The fused kernel saves gate and up but not silu(gate): exactly L * T * 2 bytes * F fewer
+  // kept activations where the MLP's activations are kept, and nothing changes where the MLP
+  // is recomputed (only its input is kept; the transient layer buffers shrink instead).
+  PlanInput in{.config = model_preset("tinyllama-1.1b"), .seq_len = 32768};
+  std::vector<PlanRow> plain = plan_training(in);
+  in.fused_swiglu = true;
+  std::vector<PlanRow> fused = plan_training(in);
+  ASSERT_EQ(plain.size(), fused.size());
+  const double one_ffn_tensor = 22.0 * 32768 * 2 * 5632;  // L * T * bf16 * F
+  for (size_t i = 0; i < plain.size(); ++i) {
+    double saved =
+        static_cast<double>(plain[i].activations) - static_cast<double>(fused[i].activations);
+    bool mlp_kept = plain[i].recompute == "none" || plain[i].recompute == "attention";
+    EXPECT_NEAR(saved, mlp_kept ? one_ffn_tensor : 0.0, 64.0) << plain[i].recompute;
+    EXPECT_LE(fused[i].total, plain[i].total) << plain[i].recompute;
+  }
+}
+
 }  // namespace
 }  // namespace longctx
