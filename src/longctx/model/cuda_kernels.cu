@@ -5,6 +5,8 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <initializer_list>
+#include <type_traits>
 
 #include "longctx/model/cuda_kernels.h"
 
@@ -175,73 +177,31 @@ unsigned int blocks_for(int64_t threads) {
   return static_cast<unsigned int>((threads + kThreads - 1) / kThreads);
 }
 
-template <typename T, int V>
-void launch_rotary(Pass pass, const void* x, const void* cos, const void* sin, void* y,
-                   const RotaryShape& s, cudaStream_t stream) {
-  int64_t threads = s.sizes[0] * s.sizes[1] * s.sizes[2] * (s.head_dim / 2 / V);
-  if (threads == 0) return;
-  auto kernel = pass == Pass::kForward ? rotary_kernel<T, V, false> : rotary_kernel<T, V, true>;
-  kernel<<<blocks_for(threads), kThreads, 0, stream>>>(
-      static_cast<const T*>(x), static_cast<const T*>(cos), static_cast<const T*>(sin),
-      static_cast<T*>(y), s);
-}
-
-template <typename T>
-void rotary_typed(Pass pass, const void* x, const void* cos, const void* sin, void* y,
-                  const RotaryShape& s, cudaStream_t stream) {
-  int v = vector_width(sizeof(T),
-                       {s.head_dim / 2, s.strides[0], s.strides[1], s.strides[2], s.table_stride},
-                       {x, cos, sin, y});
-  switch (v) {
-    case 8:
-      return launch_rotary<T, 8>(pass, x, cos, sin, y, s, stream);
-    case 4:
-      return launch_rotary<T, 4>(pass, x, cos, sin, y, s, stream);
-    case 2:
-      return launch_rotary<T, 2>(pass, x, cos, sin, y, s, stream);
-    default:
-      return launch_rotary<T, 1>(pass, x, cos, sin, y, s, stream);
-  }
-}
-
-template <typename T, int V>
-void launch_swiglu(bool backward, const void* grad_out, const void* gate, int64_t gate_stride,
-                   const void* up, int64_t up_stride, void* out, void* grad_up, int64_t rows,
-                   int64_t cols, cudaStream_t stream) {
-  int64_t threads = rows * (cols / V);
-  if (threads == 0) return;
-  if (backward) {
-    swiglu_backward_kernel<T, V><<<blocks_for(threads), kThreads, 0, stream>>>(
-        static_cast<const T*>(grad_out), static_cast<const T*>(gate), gate_stride,
-        static_cast<const T*>(up), up_stride, static_cast<T*>(out), static_cast<T*>(grad_up), rows,
-        cols);
-  } else {
-    swiglu_forward_kernel<T, V><<<blocks_for(threads), kThreads, 0, stream>>>(
-        static_cast<const T*>(gate), gate_stride, static_cast<const T*>(up), up_stride,
-        static_cast<T*>(out), rows, cols);
-  }
-}
-
-// out is the product (forward) or d gate (backward).
-template <typename T>
-void swiglu_typed(bool backward, const void* grad_out, const void* gate, int64_t gate_stride,
-                  const void* up, int64_t up_stride, void* out, void* grad_up, int64_t rows,
-                  int64_t cols, cudaStream_t stream) {
-  int v = vector_width(sizeof(T), {cols, gate_stride, up_stride},
-                       {grad_out, gate, up, out, grad_up});  // null pointers are aligned
-  switch (v) {
-    case 8:
-      return launch_swiglu<T, 8>(backward, grad_out, gate, gate_stride, up, up_stride, out, grad_up,
-                                 rows, cols, stream);
-    case 4:
-      return launch_swiglu<T, 4>(backward, grad_out, gate, gate_stride, up, up_stride, out, grad_up,
-                                 rows, cols, stream);
-    case 2:
-      return launch_swiglu<T, 2>(backward, grad_out, gate, gate_stride, up, up_stride, out, grad_up,
-                                 rows, cols, stream);
-    default:
-      return launch_swiglu<T, 1>(backward, grad_out, gate, gate_stride, up, up_stride, out, grad_up,
-                                 rows, cols, stream);
+// Calls fn(T{}, std::integral_constant<int, V>{}) with T the element type of `dtype` and V the
+// widest vector that the counts, strides and pointers allow (vector_width).
+template <typename Fn>
+void dispatch(DType dtype, std::initializer_list<int64_t> counts,
+              std::initializer_list<const void*> pointers, Fn fn) {
+  auto with_width = [&](auto element) {
+    using T = decltype(element);
+    switch (vector_width(sizeof(T), counts, pointers)) {
+      case 8:
+        return fn(T{}, std::integral_constant<int, 8>{});
+      case 4:
+        return fn(T{}, std::integral_constant<int, 4>{});
+      case 2:
+        return fn(T{}, std::integral_constant<int, 2>{});
+      default:
+        return fn(T{}, std::integral_constant<int, 1>{});
+    }
+  };
+  switch (dtype) {
+    case DType::kFloat32:
+      return with_width(float{});
+    case DType::kBFloat16:
+      return with_width(__nv_bfloat16{});
+    case DType::kFloat16:
+      return with_width(__half{});
   }
 }
 
@@ -249,59 +209,54 @@ void swiglu_typed(bool backward, const void* grad_out, const void* gate, int64_t
 
 int rotary(DType dtype, Pass pass, const void* x, const void* cos, const void* sin_signed, void* y,
            const RotaryShape& shape, void* stream) {
-  auto s = static_cast<cudaStream_t>(stream);
-  switch (dtype) {
-    case DType::kFloat32:
-      rotary_typed<float>(pass, x, cos, sin_signed, y, shape, s);
-      break;
-    case DType::kBFloat16:
-      rotary_typed<__nv_bfloat16>(pass, x, cos, sin_signed, y, shape, s);
-      break;
-    case DType::kFloat16:
-      rotary_typed<__half>(pass, x, cos, sin_signed, y, shape, s);
-      break;
-  }
+  const int64_t rows = shape.sizes[0] * shape.sizes[1] * shape.sizes[2];
+  dispatch(dtype,
+           {shape.head_dim / 2, shape.strides[0], shape.strides[1], shape.strides[2],
+            shape.table_stride},
+           {x, cos, sin_signed, y}, [&](auto element, auto width) {
+             using T = decltype(element);
+             constexpr int V = decltype(width)::value;
+             int64_t threads = rows * (shape.head_dim / 2 / V);
+             if (threads == 0) return;
+             auto kernel =
+                 pass == Pass::kForward ? rotary_kernel<T, V, false> : rotary_kernel<T, V, true>;
+             kernel<<<blocks_for(threads), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+                 static_cast<const T*>(x), static_cast<const T*>(cos),
+                 static_cast<const T*>(sin_signed), static_cast<T*>(y), shape);
+           });
   return static_cast<int>(cudaGetLastError());
 }
 
 int swiglu_forward(DType dtype, const void* gate, int64_t gate_stride, const void* up,
                    int64_t up_stride, void* out, int64_t rows, int64_t cols, void* stream) {
-  auto s = static_cast<cudaStream_t>(stream);
-  switch (dtype) {
-    case DType::kFloat32:
-      swiglu_typed<float>(false, nullptr, gate, gate_stride, up, up_stride, out, nullptr, rows,
-                          cols, s);
-      break;
-    case DType::kBFloat16:
-      swiglu_typed<__nv_bfloat16>(false, nullptr, gate, gate_stride, up, up_stride, out, nullptr,
-                                  rows, cols, s);
-      break;
-    case DType::kFloat16:
-      swiglu_typed<__half>(false, nullptr, gate, gate_stride, up, up_stride, out, nullptr, rows,
-                           cols, s);
-      break;
-  }
+  dispatch(dtype, {cols, gate_stride, up_stride}, {gate, up, out}, [&](auto element, auto width) {
+    using T = decltype(element);
+    constexpr int V = decltype(width)::value;
+    int64_t threads = rows * (cols / V);
+    if (threads == 0) return;
+    swiglu_forward_kernel<T, V>
+        <<<blocks_for(threads), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+            static_cast<const T*>(gate), gate_stride, static_cast<const T*>(up), up_stride,
+            static_cast<T*>(out), rows, cols);
+  });
   return static_cast<int>(cudaGetLastError());
 }
 
 int swiglu_backward(DType dtype, const void* grad_out, const void* gate, int64_t gate_stride,
                     const void* up, int64_t up_stride, void* grad_gate, void* grad_up, int64_t rows,
                     int64_t cols, void* stream) {
-  auto s = static_cast<cudaStream_t>(stream);
-  switch (dtype) {
-    case DType::kFloat32:
-      swiglu_typed<float>(true, grad_out, gate, gate_stride, up, up_stride, grad_gate, grad_up,
-                          rows, cols, s);
-      break;
-    case DType::kBFloat16:
-      swiglu_typed<__nv_bfloat16>(true, grad_out, gate, gate_stride, up, up_stride, grad_gate,
-                                  grad_up, rows, cols, s);
-      break;
-    case DType::kFloat16:
-      swiglu_typed<__half>(true, grad_out, gate, gate_stride, up, up_stride, grad_gate, grad_up,
-                           rows, cols, s);
-      break;
-  }
+  dispatch(dtype, {cols, gate_stride, up_stride}, {grad_out, gate, up, grad_gate, grad_up},
+           [&](auto element, auto width) {
+             using T = decltype(element);
+             constexpr int V = decltype(width)::value;
+             int64_t threads = rows * (cols / V);
+             if (threads == 0) return;
+             swiglu_backward_kernel<T, V>
+                 <<<blocks_for(threads), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+                     static_cast<const T*>(grad_out), static_cast<const T*>(gate), gate_stride,
+                     static_cast<const T*>(up), up_stride, static_cast<T*>(grad_gate),
+                     static_cast<T*>(grad_up), rows, cols);
+           });
   return static_cast<int>(cudaGetLastError());
 }
 

@@ -206,10 +206,10 @@ struct LmHeadLossFunction : torch::autograd::Function<LmHeadLossFunction> {
       if (grad_hidden.defined()) {
         torch::Tensor out = grad_hidden.narrow(0, start, rows);  // [c, d], contiguous rows
         torch::mm_out(out, dlogits, weight);
-        out.copy_(out.to(math) * scale);
+        out.mul_(scale);  // in float32, rounded once to out's dtype
       }
       if (grad_weight.defined()) {
-        torch::Tensor scaled_h = (h.to(math) * scale).to(h.scalar_type());  // [c, d]
+        torch::Tensor scaled_h = (h * scale).to(h.scalar_type());  // [c, d]
         if (dlogits.scalar_type() == math) {
           grad_weight.addmm_(dlogits.t(), scaled_h);
         } else {
@@ -338,6 +338,10 @@ int64_t row_stride(const torch::Tensor& t) {
   return t.dim() >= 2 ? t.stride(-2) : t.size(-1);
 }
 
+int64_t rows_of(const torch::Tensor& t) {  // N of [..., F] as [N, F]
+  return t.size(-1) == 0 ? 0 : t.numel() / t.size(-1);
+}
+
 bool swiglu_kernel_fits(const torch::Tensor& gate, const torch::Tensor& up) {
   return fused_kernels_enabled() && gate.is_cuda() && kernel_dtype(gate.scalar_type()) &&
          up.scalar_type() == gate.scalar_type() && up.sizes() == gate.sizes() &&
@@ -349,11 +353,11 @@ struct FusedSwiGluFunction : torch::autograd::Function<FusedSwiGluFunction> {
     if (!uniform_rows(gate)) gate = gate.contiguous();
     if (!uniform_rows(up)) up = up.contiguous();
     torch::Tensor out = torch::empty(gate.sizes(), gate.options());  // [..., F]
-    int64_t cols = gate.size(-1), rows = cols == 0 ? 0 : gate.numel() / cols;
     c10::cuda::CUDAGuard guard(gate.device());
     check_launch(ck::swiglu_forward(*kernel_dtype(gate.scalar_type()), gate.data_ptr(),
                                     row_stride(gate), up.data_ptr(), row_stride(up), out.data_ptr(),
-                                    rows, cols, c10::cuda::getCurrentCUDAStream().stream()));
+                                    rows_of(gate), gate.size(-1),
+                                    c10::cuda::getCurrentCUDAStream().stream()));
     ctx->save_for_backward({gate, up});
     return out;
   }
@@ -363,12 +367,11 @@ struct FusedSwiGluFunction : torch::autograd::Function<FusedSwiGluFunction> {
     torch::Tensor grad_out = grad_outputs[0].contiguous();  // [..., F]
     torch::Tensor grad_gate = torch::empty(gate.sizes(), gate.options());
     torch::Tensor grad_up = torch::empty(gate.sizes(), gate.options());
-    int64_t cols = gate.size(-1), rows = cols == 0 ? 0 : gate.numel() / cols;
     c10::cuda::CUDAGuard guard(gate.device());
-    check_launch(ck::swiglu_backward(*kernel_dtype(gate.scalar_type()), grad_out.data_ptr(),
-                                     gate.data_ptr(), row_stride(gate), up.data_ptr(),
-                                     row_stride(up), grad_gate.data_ptr(), grad_up.data_ptr(), rows,
-                                     cols, c10::cuda::getCurrentCUDAStream().stream()));
+    check_launch(ck::swiglu_backward(
+        *kernel_dtype(gate.scalar_type()), grad_out.data_ptr(), gate.data_ptr(), row_stride(gate),
+        up.data_ptr(), row_stride(up), grad_gate.data_ptr(), grad_up.data_ptr(), rows_of(gate),
+        gate.size(-1), c10::cuda::getCurrentCUDAStream().stream()));
     return {grad_gate, grad_up};
   }
 };
