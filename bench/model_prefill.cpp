@@ -1,14 +1,17 @@
 // Prefill and decode throughput of the libtorch LLaMA on one GPU (issue 5's benchmark).
 //
 //   longctx_bench_prefill --shape tinyllama-1.1b --lengths 8192,32768,131072 --json out.jsonl
+//   longctx_bench_prefill --shape llama3-8b --lengths 131072 --chunk 4096 --decode 0
 //
 // For each length: random bf16 weights (transformers' init), one untimed prefill of the whole
 // prompt (cuDNN builds its plans per shape, the allocator grows), then the median of --repeats
-// (3) timed prefills (one forward into the KV cache, logits of the last position only), then
+// (3) timed prefills (one forward into the KV cache, or --chunk tokens per forward as
+// `generate` prefills, logits of the last position only), then
 // --decode greedy steps through Generator (CUDA graphs). Prints a table and
 // JSON lines. Fraction of peak, RECIPE.md section 5, forward only: 2*N + 2*L*T*d FLOPs per token
 // (one third of the training count 6*N + 6*L*T*d), T = the prompt length, causal attention; peak
-// 989 TFLOP/s dense bf16 (H100/H200 SXM).
+// 989 TFLOP/s dense bf16 (H100/H200 SXM). A prompt longer than the prefill attention block
+// (attention.h; LONGCTX_PREFILL_ATTENTION_BLOCK, 0 for one call) runs its attention in blocks.
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <fmt/format.h>
 #include <torch/torch.h>
@@ -22,6 +25,7 @@
 #include <vector>
 
 #include "longctx/base/text.h"
+#include "longctx/model/attention.h"
 #include "longctx/model/checkpoint.h"
 #include "longctx/model/generation.h"
 #include "longctx/model/presets.h"
@@ -39,7 +43,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 int main(int argc, char** argv) {
   std::string shape_name = "tinyllama-1.1b", lengths_text = "8192,32768,131072", json_path;
-  int64_t decode_steps = 64, repeats = 3;
+  int64_t decode_steps = 64, repeats = 3, chunk = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     if (flag == "--shape")
@@ -50,6 +54,8 @@ int main(int argc, char** argv) {
       decode_steps = std::stoll(argv[i + 1]);
     else if (flag == "--repeats")
       repeats = std::max<int64_t>(1, std::stoll(argv[i + 1]));
+    else if (flag == "--chunk")
+      chunk = std::max<int64_t>(0, std::stoll(argv[i + 1]));
     else if (flag == "--json")
       json_path = argv[i + 1];
     else {
@@ -77,9 +83,18 @@ int main(int argc, char** argv) {
   std::ofstream json;
   if (!json_path.empty()) json.open(json_path, std::ios::app);
   std::printf("fused CUDA kernels: %s\n", longctx::fused_kernels_enabled() ? "on" : "off");
+  int64_t block = longctx::prefill_attention_block();
+  if (block > 0)
+    std::printf("prefill attention: blocks of %lld queries beyond that length\n",
+                static_cast<long long>(block));
+  else
+    std::printf("prefill attention: one call at every length\n");
+  if (chunk > 0) std::printf("prefill in chunks of %lld tokens\n", static_cast<long long>(chunk));
+  // first s: the untimed first prefill, with cuDNN's plan building for new shapes.
   std::printf(
-      "| shape | tokens | prefill tokens/s | fraction of peak | peak GiB | decode tokens/s |\n");
-  std::printf("|---|---:|---:|---:|---:|---:|\n");
+      "| shape | tokens | prefill tokens/s | fraction of peak | peak GiB | decode tokens/s | "
+      "first s |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|\n");
   torch::NoGradGuard no_grad;
   for (const std::string& item : longctx::split(lengths_text, ',')) {
     int64_t t = std::stoll(item);
@@ -87,17 +102,26 @@ int main(int argc, char** argv) {
         torch::randint(3, config.vocab_size, {1, t}, torch::dtype(torch::kLong).device(device));
     c10::cuda::CUDACachingAllocator::emptyCache();
     c10::cuda::CUDACachingAllocator::resetPeakStats(0);
-    double prefill_s = 0, peak_gib = 0;
+    double prefill_s = 0, first_s = 0, peak_gib = 0;
     {
       longctx::KvCache cache(config, 1, t, device, torch::kBFloat16);
       std::vector<double> times;
       for (int64_t run = 0; run <= repeats; ++run) {  // run 0 warms up
         torch::cuda::synchronize();
         auto t0 = std::chrono::steady_clock::now();
-        torch::Tensor last = model->forward_hidden(ids, 0, &cache).slice(1, -1);
+        torch::Tensor last;
+        int64_t step = chunk > 0 ? chunk : t;
+        for (int64_t start = 0; start < t; start += step) {
+          int64_t length = std::min(step, t - start);
+          last = model->forward_hidden(ids.slice(1, start, start + length), start, &cache)
+                     .slice(1, -1);
+        }
         torch::Tensor next = model->logits(last).argmax(-1);  // [1, 1]
         torch::cuda::synchronize();
-        if (run > 0) times.push_back(seconds_since(t0));
+        if (run > 0)
+          times.push_back(seconds_since(t0));
+        else
+          first_s = seconds_since(t0);
       }
       std::sort(times.begin(), times.end());
       prefill_s = times[times.size() / 2];
@@ -124,14 +148,17 @@ int main(int argc, char** argv) {
     double flops_per_token = 2 * n + 2.0 * config.num_hidden_layers * t * config.hidden_size;
     double fraction = tps * flops_per_token / 989e12;
     double decode_tps = decoded > 0 ? decoded / decode_s : 0;
-    std::printf("| %s | %lld | %.0f | %.1f%% | %.1f | %.1f |\n", shape_name.c_str(),
-                static_cast<long long>(t), tps, 100 * fraction, peak_gib, decode_tps);
+    std::printf("| %s | %lld | %.0f | %.1f%% | %.1f | %.1f | %.2f |\n", shape_name.c_str(),
+                static_cast<long long>(t), tps, 100 * fraction, peak_gib, decode_tps, first_s);
     std::fflush(stdout);
     if (json.is_open()) {
       json << nlohmann::json{{"impl", "longctx"},
                              {"shape", shape_name},
                              {"tokens", t},
                              {"fused_kernels", longctx::fused_kernels_enabled()},
+                             {"attention_block", block},
+                             {"chunk_tokens", chunk > 0 ? chunk : t},
+                             {"first_prefill_s", first_s},
                              {"prefill_tokens_per_s", tps},
                              {"fraction_of_peak", fraction},
                              {"peak_gib", peak_gib},

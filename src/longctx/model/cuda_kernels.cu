@@ -63,6 +63,20 @@ __device__ __forceinline__ void store(T* p, const Pack<T, V>& value) {
   *reinterpret_cast<Pack<T, V>*>(p) = value;
 }
 
+// Row r of the outer dims [sizes[0], sizes[1], sizes[2]] (row-major) as its three indices.
+struct Outer {
+  int64_t c[3];
+  __device__ __forceinline__ Outer(int64_t r, const int64_t (&sizes)[3]) {
+    c[2] = r % sizes[2];
+    r /= sizes[2];
+    c[1] = r % sizes[1];
+    c[0] = r / sizes[1];
+  }
+  __device__ __forceinline__ int64_t offset(const int64_t (&strides)[3]) const {
+    return c[0] * strides[0] + c[1] * strides[1] + c[2] * strides[2];
+  }
+};
+
 // One thread: elements [j, j + V) of the first half of a row of x and the same of the second
 // half. With s = D/2 and sin_signed = [-sin_first_half, sin_second_half], forward:
 //   y_j     = x_j     * cos_j     + x_(j+s) * sin_j        (roll(x, s)_j = x_(j+s) for j < s)
@@ -80,13 +94,9 @@ __global__ void rotary_kernel(const T* __restrict__ x, const T* __restrict__ cos
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= rows * groups) return;
   const int64_t j = (i % groups) * V;
-  int64_t r = i / groups;
-  const int64_t c2 = r % shape.sizes[2];
-  r /= shape.sizes[2];
-  const int64_t c1 = r % shape.sizes[1];
-  const int64_t c0 = r / shape.sizes[1];
-  const int64_t offset = c0 * shape.strides[0] + c1 * shape.strides[1] + c2 * shape.strides[2];
-  const int64_t t = shape.t_dim == 0 ? c0 : (shape.t_dim == 1 ? c1 : c2);
+  const Outer row(i / groups, shape.sizes);
+  const int64_t offset = row.offset(shape.strides);
+  const int64_t t = row.c[shape.t_dim];
   const T* cos_row = cos + t * shape.table_stride;
   const T* sin_row = sin + t * shape.table_stride;
 
@@ -154,6 +164,33 @@ __global__ void swiglu_backward_kernel(const T* __restrict__ grad_out, const T* 
   }
   store<T, V>(grad_gate + row * cols + col, dg);
   store<T, V>(grad_up + row * cols + col, du);
+}
+
+// One thread: elements [j, j + V) of one query row. No __restrict__ on out_a, out_b and out:
+// out may be either input.
+template <typename T, int V>
+__global__ void merge_attention_kernel(const T* out_a, const float* __restrict__ lse_a,
+                                       const T* out_b, const float* __restrict__ lse_b, T* out,
+                                       MergeShape shape) {
+  const int64_t groups = shape.head_dim / V;  // threads per row
+  const int64_t rows = shape.sizes[0] * shape.sizes[1] * shape.sizes[2];
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= rows * groups) return;
+  const int64_t j = (i % groups) * V;
+  const Outer row(i / groups, shape.sizes);
+  const float la = lse_a[row.offset(shape.strides[3])], lb = lse_b[row.offset(shape.strides[3])];
+  const float m = fmaxf(la, lb);
+  float wa = 0.0f, wb = 0.0f;
+  if (m != -INFINITY) {
+    const float ea = expf(la - m), eb = expf(lb - m), inv = 1.0f / (ea + eb);
+    wa = ea * inv;
+    wb = eb * inv;
+  }
+  Pack<T, V> a = load<T, V>(out_a + row.offset(shape.strides[0]) + j);
+  Pack<T, V> b = load<T, V>(out_b + row.offset(shape.strides[1]) + j), y;
+#pragma unroll
+  for (int k = 0; k < V; ++k) y.v[k] = from_float<T>(wa * to_float(a.v[k]) + wb * to_float(b.v[k]));
+  store<T, V>(out + row.offset(shape.strides[2]) + j, y);
 }
 
 bool aligned(const void* p, int64_t bytes) {
@@ -256,6 +293,26 @@ int swiglu_backward(DType dtype, const void* grad_out, const void* gate, int64_t
                      static_cast<const T*>(grad_out), static_cast<const T*>(gate), gate_stride,
                      static_cast<const T*>(up), up_stride, static_cast<T*>(grad_gate),
                      static_cast<T*>(grad_up), rows, cols);
+           });
+  return static_cast<int>(cudaGetLastError());
+}
+
+int merge_attention(DType dtype, const void* out_a, const float* lse_a, const void* out_b,
+                    const float* lse_b, void* out, const MergeShape& shape, void* stream) {
+  const int64_t rows = shape.sizes[0] * shape.sizes[1] * shape.sizes[2];
+  const int64_t(&st)[4][3] = shape.strides;
+  dispatch(dtype,
+           {shape.head_dim, st[0][0], st[0][1], st[0][2], st[1][0], st[1][1], st[1][2], st[2][0],
+            st[2][1], st[2][2]},
+           {out_a, out_b, out}, [&](auto element, auto width) {
+             using T = decltype(element);
+             constexpr int V = decltype(width)::value;
+             int64_t threads = rows * (shape.head_dim / V);
+             if (threads == 0) return;
+             merge_attention_kernel<T, V>
+                 <<<blocks_for(threads), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+                     static_cast<const T*>(out_a), lse_a, static_cast<const T*>(out_b), lse_b,
+                     static_cast<T*>(out), shape);
            });
   return static_cast<int>(cudaGetLastError());
 }

@@ -6,6 +6,9 @@
 //   swiglu   y = silu(gate) * up in one pass, and its backward (d gate, d up) in one pass that
 //            recomputes silu from gate: the libtorch ops keep silu(gate) for backward, one
 //            more [T, F] tensor per layer, and make five passes.
+//   merge    two attentions of the same queries over disjoint key sets, combined by their
+//            log-sum-exp into the attention over the union (attention.h's block prefill), in
+//            one pass: the libtorch ops make about ten over float32 temporaries.
 //
 // Each kernel rounds where the libtorch ops round (bf16/fp16 after x*cos, after silu, after
 // each product of the backward), so results match the plain ops to the last bit or within one
@@ -48,5 +51,18 @@ int swiglu_forward(DType dtype, const void* gate, int64_t gate_stride, const voi
 int swiglu_backward(DType dtype, const void* grad_out, const void* gate, int64_t gate_stride,
                     const void* up, int64_t up_stride, void* grad_gate, void* grad_up, int64_t rows,
                     int64_t cols, void* stream);
+
+struct MergeShape {
+  int64_t sizes[3];       // the outer dims B, H, T, in the output's memory order
+  int64_t strides[4][3];  // their element strides in out_a, out_b, out and lse (in that order)
+  int64_t head_dim;       // D
+};
+
+// out = (e_a * out_a + e_b * out_b) / (e_a + e_b) with e = exp(lse - max(lse_a, lse_b)), in
+// float32, rounded once; a row where both lse are -inf (no visible key) gets 0. out_a, out_b,
+// out [B, H, T, D] with D contiguous; lse_a, lse_b [B, H, T] float32 with the same strides.
+// out may be out_a or out_b (each element is read before it is written, by the same thread).
+int merge_attention(DType dtype, const void* out_a, const float* lse_a, const void* out_b,
+                    const float* lse_b, void* out, const MergeShape& shape, void* stream);
 
 }  // namespace longctx::cuda_kernels

@@ -14,28 +14,8 @@
 namespace longctx {
 namespace {
 
+using test::expect_within_one_rounding;
 using test::relative_error;
-
-// How far apart two results of the same math in `dtype` may be: one rounding of the larger,
-// plus, where a float32 multiply-add is contracted one way and not the other and the sum
-// cancels, one float32 rounding of the largest element. In bf16 and fp16 that last rounding
-// only rarely moves a result, so nearly all elements must be bit-identical.
-void expect_within_one_rounding(const torch::Tensor& fused, const torch::Tensor& plain,
-                                const std::string& what) {
-  torch::Tensor a = fused.to(torch::kCPU, torch::kDouble),
-                b = plain.to(torch::kCPU, torch::kDouble);
-  double ulp = fused.scalar_type() == torch::kBFloat16 ? 0x1p-7
-               : fused.scalar_type() == torch::kHalf   ? 0x1p-10
-                                                       : 0x1p-23;
-  double contraction = 0x1p-22 * b.abs().max().item<double>();
-  torch::Tensor allowed = ulp * torch::maximum(a.abs(), b.abs()) + contraction;
-  torch::Tensor over = (a - b).abs() > allowed;
-  EXPECT_EQ(over.sum().item<int64_t>(), 0) << what << ": elements more than one rounding apart";
-  if (fused.scalar_type() != torch::kFloat) {
-    double differing = (a != b).to(torch::kDouble).mean().item<double>();
-    EXPECT_LT(differing, 0.01) << what << ": share of elements not bit-identical";
-  }
-}
 
 double tolerance(torch::ScalarType dtype) {
   return dtype == torch::kBFloat16 ? 1e-2 : dtype == torch::kHalf ? 2e-3 : 1e-6;

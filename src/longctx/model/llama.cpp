@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "longctx/base/error.h"
+#include "longctx/model/attention.h"
 #include "longctx/model/torch_compat.h"
 #include "longctx/model/train_ops.h"
 
@@ -97,7 +98,7 @@ torch::Tensor LlamaAttentionImpl::forward(const torch::Tensor& x, const torch::T
   q = apply_rotary(q, cos, sin);
   k = apply_rotary(k, cos, sin);
   if (cache != nullptr) std::tie(k, v) = cache->append(layer, start, k, v);  // [B, K, S, D]
-  torch::Tensor out = cached_causal_attention(q, k, v);                      // [B, H, T, D]
+  torch::Tensor out = prefill_attention(q, k, v);                            // [B, H, T, D]
   return o_proj(out.transpose(1, 2).reshape({b, t, heads * head_dim}));
 }
 

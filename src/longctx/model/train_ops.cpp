@@ -21,11 +21,7 @@
 #include "longctx/base/error.h"
 
 #ifdef LONGCTX_HAVE_CUDA_KERNELS
-#include <c10/cuda/CUDAException.h>
-#include <c10/cuda/CUDAGuard.h>
-#include <c10/cuda/CUDAStream.h>
-
-#include "longctx/model/cuda_kernels.h"
+#include "longctx/model/cuda_kernels_torch.h"
 #endif
 
 // PyTorch 2.9+ has a fused RMSNorm kernel pair (one pass forward, one backward) on CUDA.
@@ -252,23 +248,9 @@ struct FusedRmsNormFunction : torch::autograd::Function<FusedRmsNormFunction> {
 namespace {
 
 namespace ck = cuda_kernels;
-
-std::optional<ck::DType> kernel_dtype(torch::ScalarType t) {
-  switch (t) {
-    case torch::kFloat:
-      return ck::DType::kFloat32;
-    case torch::kBFloat16:
-      return ck::DType::kBFloat16;
-    case torch::kHalf:
-      return ck::DType::kFloat16;
-    default:
-      return std::nullopt;
-  }
-}
-
-void check_launch(int status) {
-  C10_CUDA_CHECK(static_cast<cudaError_t>(status));
-}
+using ck::check_launch;
+using ck::current_stream;
+using ck::kernel_dtype;
 
 // x [B, H, T, D] with D contiguous and no gaps or overlaps, in any order of B, H, T in memory;
 // cos and sin [T, D] with contiguous rows, on x's device and of its dtype.
@@ -303,8 +285,7 @@ torch::Tensor rotary_kernel(const torch::Tensor& x, const torch::Tensor& cos,
   shape.table_stride = cos.stride(0);
   c10::cuda::CUDAGuard guard(x.device());
   check_launch(ck::rotary(*kernel_dtype(x.scalar_type()), pass, x.data_ptr(), cos.data_ptr(),
-                          sin.data_ptr(), y.data_ptr(), shape,
-                          c10::cuda::getCurrentCUDAStream().stream()));
+                          sin.data_ptr(), y.data_ptr(), shape, current_stream()));
   return y;
 }
 
@@ -356,8 +337,7 @@ struct FusedSwiGluFunction : torch::autograd::Function<FusedSwiGluFunction> {
     c10::cuda::CUDAGuard guard(gate.device());
     check_launch(ck::swiglu_forward(*kernel_dtype(gate.scalar_type()), gate.data_ptr(),
                                     row_stride(gate), up.data_ptr(), row_stride(up), out.data_ptr(),
-                                    rows_of(gate), gate.size(-1),
-                                    c10::cuda::getCurrentCUDAStream().stream()));
+                                    rows_of(gate), gate.size(-1), current_stream()));
     ctx->save_for_backward({gate, up});
     return out;
   }
@@ -368,10 +348,10 @@ struct FusedSwiGluFunction : torch::autograd::Function<FusedSwiGluFunction> {
     torch::Tensor grad_gate = torch::empty(gate.sizes(), gate.options());
     torch::Tensor grad_up = torch::empty(gate.sizes(), gate.options());
     c10::cuda::CUDAGuard guard(gate.device());
-    check_launch(ck::swiglu_backward(
-        *kernel_dtype(gate.scalar_type()), grad_out.data_ptr(), gate.data_ptr(), row_stride(gate),
-        up.data_ptr(), row_stride(up), grad_gate.data_ptr(), grad_up.data_ptr(), rows_of(gate),
-        gate.size(-1), c10::cuda::getCurrentCUDAStream().stream()));
+    check_launch(ck::swiglu_backward(*kernel_dtype(gate.scalar_type()), grad_out.data_ptr(),
+                                     gate.data_ptr(), row_stride(gate), up.data_ptr(),
+                                     row_stride(up), grad_gate.data_ptr(), grad_up.data_ptr(),
+                                     rows_of(gate), gate.size(-1), current_stream()));
     return {grad_gate, grad_up};
   }
 };

@@ -1,0 +1,134 @@
+// The blockwise prefill attention and the fused merge kernel (attention.h; ctest label gpu,
+// skipped without a CUDA device or a libtorch older than 2.5): the blocks, merged, must give
+// the causal attention of the whole prompt or of a chunk after cached keys (float64 textbook
+// formula on the GPU, and the one call the model made before), for grouped and plain heads,
+// both head sizes of the model presets and a last block shorter than the others; the kernel
+// must match the libtorch-op merge to within one rounding.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "longctx/model/attention.h"
+#include "longctx/model/model_test_support.h"
+#include "longctx/model/torch_compat.h"
+#include "longctx/model/train_ops.h"
+
+namespace longctx {
+namespace {
+
+using test::expect_within_one_rounding;
+using test::relative_error;
+
+// softmax(q k^T / sqrt(D)) v in float64, causal with the queries at the last Tq of the Tk
+// positions: q [B, H, Tq, D], k and v [B, K, Tk, D].
+torch::Tensor causal_reference(const torch::Tensor& q, const torch::Tensor& k,
+                               const torch::Tensor& v) {
+  int64_t groups = q.size(1) / k.size(1), tq = q.size(2), tk = k.size(2);
+  torch::Tensor q64 = q.to(torch::kDouble), k64 = k.to(torch::kDouble).repeat_interleave(groups, 1),
+                v64 = v.to(torch::kDouble).repeat_interleave(groups, 1);
+  torch::Tensor scores = torch::matmul(q64, k64.transpose(2, 3)) / std::sqrt(double(q.size(3)));
+  torch::Tensor hidden =  // key j is hidden from query i when j > (Tk - Tq) + i
+      torch::ones({tq, tk}, torch::dtype(torch::kBool).device(q.device())).triu(tk - tq + 1);
+  scores.masked_fill_(hidden, -std::numeric_limits<double>::infinity());
+  return torch::matmul(torch::softmax(scores, -1), v64);
+}
+
+struct Case {
+  int64_t heads, kv_heads, tokens, head_dim, block;
+  int64_t queries;  // the last `queries` of the tokens: all of them, or a chunk after a cache
+};
+
+TEST(BlockwisePrefillAttention, EqualsCausalAttentionOfThePromptOrChunk) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  if (!blockwise_attention_built()) GTEST_SKIP() << "libtorch without cuDNN attention (< 2.5)";
+  torch::manual_seed(6);
+  torch::NoGradGuard no_grad;
+  // 1000 = 3 x 256 + 232: a short last block; 4 of 4 heads: no grouping; chunks of 300 and
+  // 100 queries after 700 and 668 cached keys, in blocks of 128 and in one block.
+  for (Case c : {Case{8, 2, 1000, 64, 256, 1000}, Case{8, 2, 1000, 128, 256, 1000},
+                 Case{4, 4, 768, 128, 384, 768}, Case{8, 2, 1000, 128, 128, 300},
+                 Case{8, 4, 768, 64, 256, 100}}) {
+    for (torch::ScalarType dtype : {torch::kBFloat16, torch::kHalf}) {
+      std::string what =
+          fmt::format("H {} K {} T {} D {} block {} queries {} {}", c.heads, c.kv_heads, c.tokens,
+                      c.head_dim, c.block, c.queries, c10::toString(dtype));
+      auto options = torch::dtype(dtype).device(torch::kCUDA);
+      // [B, T, H, D] storage viewed as [B, H, T, D], as the model's projections are.
+      torch::Tensor q = torch::randn({1, c.tokens, c.heads, c.head_dim}, options)
+                            .transpose(1, 2)
+                            .narrow(2, c.tokens - c.queries, c.queries);
+      torch::Tensor k = torch::randn({1, c.kv_heads, c.tokens, c.head_dim}, options) * 2;
+      torch::Tensor v = torch::randn({1, c.kv_heads, c.tokens, c.head_dim}, options);
+      torch::Tensor truth = causal_reference(q, k, v);
+      torch::Tensor blocks = blockwise_causal_attention(q, k, v, c.block);
+      torch::Tensor one_call = cached_causal_attention(q, k, v);
+      ASSERT_EQ(blocks.sizes(), q.sizes()) << what;
+      ASSERT_EQ(truth.sizes(), q.sizes()) << what;
+      EXPECT_EQ(blocks.scalar_type(), dtype) << what;
+      double ulp = dtype == torch::kBFloat16 ? 0x1p-8 : 0x1p-11;
+      // One call and the blocks land within a few roundings of the truth, and of each other.
+      EXPECT_LT(relative_error(blocks, truth), 4 * ulp) << what;
+      EXPECT_LT(relative_error(one_call, truth), 4 * ulp) << what;
+      EXPECT_LT(relative_error(blocks, one_call), 4 * ulp) << what;
+      // prefill_attention takes the blocks for a chunk, and for a whole prompt longer than the
+      // block.
+      EXPECT_TRUE(torch::equal(prefill_attention(q, k, v, c.block), blocks)) << what;
+    }
+  }
+}
+
+TEST(BlockwisePrefillAttention, WantsNoGradientAndNoMoreQueriesThanKeys) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  if (!blockwise_attention_built()) GTEST_SKIP() << "libtorch without cuDNN attention (< 2.5)";
+  auto options = torch::dtype(torch::kBFloat16).device(torch::kCUDA);
+  torch::Tensor q = torch::randn({1, 4, 300, 64}, options),
+                k = torch::randn({1, 2, 300, 64}, options),
+                v = torch::randn({1, 2, 300, 64}, options);
+  // More queries than keys is no causal prefill.
+  EXPECT_THROW(blockwise_causal_attention(q, k.narrow(2, 0, 100), v.narrow(2, 0, 100), 64),
+               std::exception);
+  // With gradients wanted, the one sdpa call that autograd can differentiate.
+  torch::Tensor leaf = q.detach().requires_grad_(true);
+  torch::Tensor out = prefill_attention(leaf, k, v, 64);
+  ASSERT_TRUE(out.requires_grad());
+  out.sum().backward();
+  EXPECT_TRUE(leaf.grad().defined());
+}
+
+class MergeKernel : public testing::TestWithParam<torch::ScalarType> {};
+
+TEST_P(MergeKernel, MatchesLibtorchOpsToOneRounding) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  if (!fused_kernels_enabled()) GTEST_SKIP() << "built without the fused CUDA kernels";
+  torch::ScalarType dtype = GetParam();
+  torch::manual_seed(7);
+  auto options = torch::dtype(dtype).device(torch::kCUDA);
+  auto f32 = torch::dtype(torch::kFloat).device(torch::kCUDA);
+  // 128 and 64: vectorised; 12: narrower vectors; [B, T, H, D] storage for the output.
+  for (int64_t d : {128, 64, 12}) {
+    std::string what = fmt::format("D {} {}", d, c10::toString(dtype));
+    torch::Tensor a = torch::randn({2, 3, 257, d}, options);
+    torch::Tensor b = torch::randn({2, 257, 3, d}, options).transpose(1, 2);
+    torch::Tensor lse_a = torch::randn({2, 3, 257}, f32) * 5,
+                  lse_b = torch::randn({2, 3, 257}, f32) * 5;
+    lse_b[0][0][0] = -std::numeric_limits<float>::infinity();  // a row with no key in part b
+    torch::Tensor out = torch::full({2, 257, 3, d}, NAN, options).transpose(1, 2);
+    merge_attention(a, lse_a, b, lse_b, out);
+    torch::Tensor plain = merge_attention_plain(a, lse_a, b, lse_b);
+    EXPECT_FALSE(out.isnan().any().item<bool>()) << what << ": every element written";
+    expect_within_one_rounding(out, plain, what);
+    // Into one of its inputs.
+    torch::Tensor in_place = a.clone();
+    merge_attention(in_place, lse_a, b, lse_b, in_place);
+    EXPECT_TRUE(torch::equal(in_place, out)) << what << ": in place";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Dtypes, MergeKernel,
+                         testing::Values(torch::kBFloat16, torch::kHalf, torch::kFloat));
+
+}  // namespace
+}  // namespace longctx
