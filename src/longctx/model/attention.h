@@ -1,11 +1,14 @@
 // Attention for long prompts (inference): the causal attention of a prompt, or of a chunk of it
-// after cached keys, computed in blocks of queries, each block one causal call over its own keys
-// plus one full (unmasked) call over the keys before it, the two merged by their log-sum-exp. cuDNN's causal kernel runs
-// slower per FLOP at 128K tokens than at 32-64K (540 against 600-620 TFLOP/s for Llama-3-8B's
-// heads on an H100; dev/split_attention_probe.py), so a 128K prompt as two 64K blocks takes
-// about 10% less attention time, with the same result to within one bf16 rounding. A chunk
-// after cached keys needs a bottom-right causal mask, which cuDNN's causal flag (top-left) is
-// not; as one causal and one full call it runs on cuDNN instead of the slower Flash kernel.
+// after cached keys, computed in blocks of queries. Each block is one causal call over its own
+// keys plus one full (unmasked) call over the keys before it, the two merged by their
+// log-sum-exp.
+//
+// cuDNN's causal kernel runs slower per FLOP at 128K tokens than at 32-64K (540 against 600-620
+// TFLOP/s for Llama-3-8B's heads on an H100; dev/split_attention_probe.py), so a 128K prompt as
+// two 64K blocks takes about 10% less attention time, with the same result to within one bf16
+// rounding. A chunk after cached keys needs a bottom-right causal mask, which cuDNN's causal
+// flag (top-left) is not; as one causal and one full call it runs on cuDNN instead of the
+// slower Flash kernel.
 //
 // Shapes: B batch, H query heads, K key/value heads (H a multiple of K), T tokens, D head dim.
 //
