@@ -2,6 +2,7 @@
 //
 //   longctx_bench_prefill --shape tinyllama-1.1b --lengths 8192,32768,131072 --json out.jsonl
 //   longctx_bench_prefill --shape llama3-8b --lengths 131072 --chunk 4096 --decode 0
+//   longctx_bench_prefill --lengths 8192 --decode 0 --profile trace.json  (kineto, last prefill)
 //
 // For each length: random bf16 weights (transformers' init), one untimed prefill of the whole
 // prompt (cuDNN builds its plans per shape, the allocator grows), then the median of --repeats
@@ -14,6 +15,7 @@
 // (attention.h; LONGCTX_PREFILL_ATTENTION_BLOCK, 0 for one call) runs its attention in blocks.
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <fmt/format.h>
+#include <torch/csrc/autograd/profiler_kineto.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -21,6 +23,7 @@
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -42,7 +45,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string shape_name = "tinyllama-1.1b", lengths_text = "8192,32768,131072", json_path;
+  std::string shape_name = "tinyllama-1.1b", lengths_text = "8192,32768,131072", json_path, profile;
   int64_t decode_steps = 64, repeats = 3, chunk = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
@@ -56,6 +59,8 @@ int main(int argc, char** argv) {
       repeats = std::max<int64_t>(1, std::stoll(argv[i + 1]));
     else if (flag == "--chunk")
       chunk = std::max<int64_t>(0, std::stoll(argv[i + 1]));
+    else if (flag == "--profile")
+      profile = argv[i + 1];
     else if (flag == "--json")
       json_path = argv[i + 1];
     else {
@@ -107,6 +112,15 @@ int main(int argc, char** argv) {
       longctx::KvCache cache(config, 1, t, device, torch::kBFloat16);
       std::vector<double> times;
       for (int64_t run = 0; run <= repeats; ++run) {  // run 0 warms up
+        // --profile: a kineto trace (CPU ops and CUDA kernels) of the last timed prefill.
+        bool tracing = !profile.empty() && run == repeats;
+        namespace prof = torch::profiler::impl;
+        prof::ProfilerConfig trace_config(prof::ProfilerState::KINETO);
+        std::set<prof::ActivityType> activities{prof::ActivityType::CPU, prof::ActivityType::CUDA};
+        if (tracing) {
+          torch::autograd::profiler::prepareProfiler(trace_config, activities);
+          torch::autograd::profiler::enableProfiler(trace_config, activities);
+        }
         torch::cuda::synchronize();
         auto t0 = std::chrono::steady_clock::now();
         torch::Tensor last;
@@ -122,6 +136,7 @@ int main(int argc, char** argv) {
           times.push_back(seconds_since(t0));
         else
           first_s = seconds_since(t0);
+        if (tracing) torch::autograd::profiler::disableProfiler()->save(profile);
       }
       std::sort(times.begin(), times.end());
       prefill_s = times[times.size() / 2];

@@ -95,7 +95,7 @@ __global__ void rotary_kernel(const T* __restrict__ x, const T* __restrict__ cos
   if (i >= rows * groups) return;
   const int64_t j = (i % groups) * V;
   const Outer row(i / groups, shape.sizes);
-  const int64_t offset = row.offset(shape.strides);
+  const int64_t offset = row.offset(shape.strides), y_offset = row.offset(shape.y_strides);
   const int64_t t = row.c[shape.t_dim];
   const T* cos_row = cos + t * shape.table_stride;
   const T* sin_row = sin + t * shape.table_stride;
@@ -112,8 +112,8 @@ __global__ void rotary_kernel(const T* __restrict__ x, const T* __restrict__ cos
     y1.v[k] = from_float<T>(round_to<T>(a * to_float(cos1.v[k])) + b * s_first);
     y2.v[k] = from_float<T>(round_to<T>(b * to_float(cos2.v[k])) + a * s_second);
   }
-  store<T, V>(y + offset + j, y1);
-  store<T, V>(y + offset + j + half, y2);
+  store<T, V>(y + y_offset + j, y1);
+  store<T, V>(y + y_offset + j + half, y2);
 }
 
 // silu as PyTorch's CUDA kernel computes it: x / (1 + exp(-x)) in float.
@@ -249,7 +249,7 @@ int rotary(DType dtype, Pass pass, const void* x, const void* cos, const void* s
   const int64_t rows = shape.sizes[0] * shape.sizes[1] * shape.sizes[2];
   dispatch(dtype,
            {shape.head_dim / 2, shape.strides[0], shape.strides[1], shape.strides[2],
-            shape.table_stride},
+            shape.y_strides[0], shape.y_strides[1], shape.y_strides[2], shape.table_stride},
            {x, cos, sin_signed, y}, [&](auto element, auto width) {
              using T = decltype(element);
              constexpr int V = decltype(width)::value;

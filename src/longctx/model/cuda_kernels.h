@@ -32,14 +32,15 @@ enum class Pass { kForward, kBackward };
 
 struct RotaryShape {
   int64_t sizes[3];      // the outer dims B, H, T in memory order: largest stride first
-  int64_t strides[3];    // their element strides, shared by x and y
+  int64_t strides[3];    // their element strides in x (any, e.g. a narrow of a fused projection)
+  int64_t y_strides[3];  // and in y
   int t_dim;             // which of the three is T (indexes the rows of cos/sin)
   int64_t head_dim;      // D, even
   int64_t table_stride;  // elements between rows of cos and sin
 };
 
 // Forward: y = x * cos + roll(x, D/2) * sin. Backward (x = dL/dy, y = dL/dx): the inverse
-// rotation, x * cos + roll(x, -D/2) * roll(sin, -D/2). y has x's strides and must not alias it.
+// rotation, x * cos + roll(x, -D/2) * roll(sin, -D/2). y must not alias x.
 int rotary(DType dtype, Pass pass, const void* x, const void* cos, const void* sin_signed, void* y,
            const RotaryShape& shape, void* stream);
 

@@ -30,9 +30,15 @@ torch::Tensor hf_rotary(const torch::Tensor& x, const torch::Tensor& cos,
   return x * cos + rotated * sin;
 }
 
+enum class Layout {
+  kContiguous,  // [B, H, T, D]
+  kTransposed,  // stored [B, T, H, D] and viewed as [B, H, T, D], as the projections are
+  kNarrowed,    // heads 2..H+1 of a [B, T, (H + 3) * D] fused projection: not dense
+};
+
 struct RotaryCase {
   int64_t b, h, t, d;
-  bool transposed;  // stored [B, T, H, D] and viewed as [B, H, T, D], as the projections are
+  Layout layout;
 };
 
 class FusedRotary : public testing::TestWithParam<torch::ScalarType> {};
@@ -43,13 +49,16 @@ TEST_P(FusedRotary, MatchesPlainOpsAndTransformersFormula) {
   torch::ScalarType dtype = GetParam();
   torch::manual_seed(0);
   // 64 and 128: the model's head sizes (vectorised); 6: three pairs, one element per thread.
-  for (RotaryCase c : {RotaryCase{2, 6, 300, 64, true}, RotaryCase{1, 4, 129, 128, false},
-                       RotaryCase{2, 3, 17, 6, true}}) {
+  for (RotaryCase c : {RotaryCase{2, 6, 300, 64, Layout::kTransposed},
+                       RotaryCase{1, 4, 129, 128, Layout::kContiguous},
+                       RotaryCase{2, 3, 17, 6, Layout::kTransposed},
+                       RotaryCase{2, 5, 130, 64, Layout::kNarrowed}}) {
     std::string what =
-        fmt::format("[{}, {}, {}, {}]{}", c.b, c.h, c.t, c.d, c.transposed ? " transposed" : "");
-    torch::Tensor x64 = c.transposed
-                            ? torch::randn({c.b, c.t, c.h, c.d}, torch::kDouble).transpose(1, 2)
-                            : torch::randn({c.b, c.h, c.t, c.d}, torch::kDouble);
+        fmt::format("[{}, {}, {}, {}] layout {}", c.b, c.h, c.t, c.d, static_cast<int>(c.layout));
+    // The same values in each layout: x64 is the [B, H, T, D] view, `fused` its storage.
+    torch::Tensor fused = torch::randn({c.b, c.t, (c.h + 3) * c.d}, torch::kDouble);
+    torch::Tensor x64 =
+        fused.narrow(2, 2 * c.d, c.h * c.d).view({c.b, c.t, c.h, c.d}).transpose(1, 2);
     torch::Tensor angles = torch::rand({c.t, c.d / 2}, torch::kDouble) * 100;
     torch::Tensor cos64 = torch::cat({angles.cos(), angles.cos()}, -1);  // [T, D]
     torch::Tensor sin64 = torch::cat({angles.sin(), angles.sin()}, -1);
@@ -60,7 +69,11 @@ TEST_P(FusedRotary, MatchesPlainOpsAndTransformersFormula) {
 
     auto on_gpu = [&](const torch::Tensor& t) { return t.to(torch::kCUDA, dtype); };
     torch::Tensor x = on_gpu(x64.contiguous());
-    if (c.transposed) x = on_gpu(x64.transpose(1, 2).contiguous()).transpose(1, 2);
+    if (c.layout == Layout::kTransposed)
+      x = on_gpu(x64.transpose(1, 2).contiguous()).transpose(1, 2);
+    if (c.layout == Layout::kNarrowed)
+      x = on_gpu(fused).narrow(2, 2 * c.d, c.h * c.d).view({c.b, c.t, c.h, c.d}).transpose(1, 2);
+    ASSERT_EQ(x.is_non_overlapping_and_dense(), c.layout != Layout::kNarrowed) << what;
     torch::Tensor cos = on_gpu(cos64), sin_signed = on_gpu(sin_signed64), grad = on_gpu(grad64);
 
     torch::Tensor x_fused = x.detach().requires_grad_(true);
@@ -68,7 +81,10 @@ TEST_P(FusedRotary, MatchesPlainOpsAndTransformersFormula) {
     ASSERT_TRUE(y_fused.grad_fn() != nullptr);
     EXPECT_NE(y_fused.grad_fn()->name().find("FusedRotary"), std::string::npos)
         << what << ": took " << y_fused.grad_fn()->name();
-    EXPECT_EQ(y_fused.strides(), x.strides()) << what << ": the output keeps x's layout";
+    // The output keeps x's layout where x is dense; a narrowed x gives [B, T, H, D] storage.
+    torch::Tensor like =
+        c.layout == Layout::kContiguous ? x : x.transpose(1, 2).contiguous().transpose(1, 2);
+    EXPECT_EQ(y_fused.strides(), like.strides()) << what << ": the output's layout";
     y_fused.backward(grad);
     torch::Tensor x_plain = x.detach().requires_grad_(true);
     torch::Tensor y_plain = apply_rotary_plain(x_plain, cos, sin_signed);

@@ -252,33 +252,39 @@ using ck::check_launch;
 using ck::current_stream;
 using ck::kernel_dtype;
 
-// x [B, H, T, D] with D contiguous and no gaps or overlaps, in any order of B, H, T in memory;
-// cos and sin [T, D] with contiguous rows, on x's device and of its dtype.
+// x [B, H, T, D] with D contiguous, B, H, T at any strides (a transposed projection, or a
+// narrow of the fused q/k/v projection's output); cos and sin [T, D] with contiguous rows, on
+// x's device and of its dtype.
 bool rotary_kernel_fits(const torch::Tensor& x, const torch::Tensor& cos,
                         const torch::Tensor& sin) {
   return fused_kernels_enabled() && x.is_cuda() && kernel_dtype(x.scalar_type()) && x.dim() == 4 &&
-         x.size(3) % 2 == 0 && x.stride(3) == 1 && x.is_non_overlapping_and_dense() &&
-         cos.dim() == 2 && sin.sizes() == cos.sizes() && cos.size(0) == x.size(2) &&
-         cos.size(1) == x.size(3) && cos.stride(1) == 1 && sin.stride(1) == 1 &&
-         cos.stride(0) == sin.stride(0) && cos.scalar_type() == x.scalar_type() &&
-         sin.scalar_type() == x.scalar_type() && cos.device() == x.device() &&
-         sin.device() == x.device();
+         x.size(3) % 2 == 0 && x.stride(3) == 1 && cos.dim() == 2 && sin.sizes() == cos.sizes() &&
+         cos.size(0) == x.size(2) && cos.size(1) == x.size(3) && cos.stride(1) == 1 &&
+         sin.stride(1) == 1 && cos.stride(0) == sin.stride(0) &&
+         cos.scalar_type() == x.scalar_type() && sin.scalar_type() == x.scalar_type() &&
+         cos.device() == x.device() && sin.device() == x.device();
 }
 
-// y = rotation of x (forward) or its inverse (backward), in x's memory layout.
+// y = rotation of x (forward) or its inverse (backward). y is dense with its dims in x's
+// memory order: x's own strides where x is dense; [B, T, H, D] storage for a narrow of the
+// [B, T, (H + 2K) * D] fused projection.
 torch::Tensor rotary_kernel(const torch::Tensor& x, const torch::Tensor& cos,
                             const torch::Tensor& sin, ck::Pass pass) {
-  torch::Tensor y = torch::empty_like(x);  // preserves x's (dense) strides
-  if (y.strides() != x.strides()) throw Error("rotary kernel: empty_like changed the strides");
   // The outer dims in memory order, so that consecutive threads touch consecutive rows.
   // [B, H, T, D] stored as [B, T, H, D] (a transposed projection): order B, T, H; t_dim 1.
   std::array<int, 3> order{0, 1, 2};
   std::stable_sort(order.begin(), order.end(),
                    [&](int a, int b) { return x.stride(a) > x.stride(b); });
+  torch::Tensor stored =
+      torch::empty({x.size(order[0]), x.size(order[1]), x.size(order[2]), x.size(3)}, x.options());
+  std::array<int64_t, 4> back{0, 0, 0, 3};  // stored's dim of each of x's dims
+  for (int i = 0; i < 3; ++i) back[order[i]] = i;
+  torch::Tensor y = stored.permute(back);  // [B, H, T, D]
   ck::RotaryShape shape{};
   for (int i = 0; i < 3; ++i) {
     shape.sizes[i] = x.size(order[i]);
     shape.strides[i] = x.stride(order[i]);
+    shape.y_strides[i] = y.stride(order[i]);
     if (order[i] == 2) shape.t_dim = i;
   }
   shape.head_dim = x.size(3);
@@ -299,7 +305,7 @@ struct FusedRotaryFunction : torch::autograd::Function<FusedRotaryFunction> {
     if (!ctx->needs_input_grad(0)) return {torch::Tensor(), torch::Tensor(), torch::Tensor()};
     variable_list saved = ctx->get_saved_variables();
     torch::Tensor g = grad_outputs[0];  // [B, H, T, D]
-    if (g.stride(3) != 1 || !g.is_non_overlapping_and_dense()) g = g.contiguous();
+    if (g.stride(3) != 1) g = g.contiguous();
     return {rotary_kernel(g, saved[0], saved[1], ck::Pass::kBackward), torch::Tensor(),
             torch::Tensor()};
   }
