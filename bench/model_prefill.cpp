@@ -15,7 +15,6 @@
 // (attention.h; LONGCTX_PREFILL_ATTENTION_BLOCK, 0 for one call) runs its attention in blocks.
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <fmt/format.h>
-#include <torch/csrc/autograd/profiler_kineto.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -23,10 +22,10 @@
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <string>
 #include <vector>
 
+#include "kineto_trace.h"
 #include "longctx/base/text.h"
 #include "longctx/model/attention.h"
 #include "longctx/model/checkpoint.h"
@@ -114,13 +113,7 @@ int main(int argc, char** argv) {
       for (int64_t run = 0; run <= repeats; ++run) {  // run 0 warms up
         // --profile: a kineto trace (CPU ops and CUDA kernels) of the last timed prefill.
         bool tracing = !profile.empty() && run == repeats;
-        namespace prof = torch::profiler::impl;
-        prof::ProfilerConfig trace_config(prof::ProfilerState::KINETO);
-        std::set<prof::ActivityType> activities{prof::ActivityType::CPU, prof::ActivityType::CUDA};
-        if (tracing) {
-          torch::autograd::profiler::prepareProfiler(trace_config, activities);
-          torch::autograd::profiler::enableProfiler(trace_config, activities);
-        }
+        if (tracing) longctx::bench::start_trace();
         torch::cuda::synchronize();
         auto t0 = std::chrono::steady_clock::now();
         torch::Tensor last;
@@ -136,7 +129,7 @@ int main(int argc, char** argv) {
           times.push_back(seconds_since(t0));
         else
           first_s = seconds_since(t0);
-        if (tracing) torch::autograd::profiler::disableProfiler()->save(profile);
+        if (tracing) longctx::bench::save_trace(profile);
       }
       std::sort(times.begin(), times.end());
       prefill_s = times[times.size() / 2];

@@ -13,7 +13,6 @@
 // plan's refusal so the GPU itself says what fits.
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <fmt/format.h>
-#include <torch/csrc/autograd/profiler_kineto.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -25,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "kineto_trace.h"
 #include "longctx/base/error.h"
 #include "longctx/base/text.h"
 #include "longctx/mix/dataset_format.h"
@@ -86,17 +86,11 @@ Result measure(const fs::path& scratch, const fs::path& model_dir, const longctx
     for (int s = 0; s < steps; ++s) {
       // --profile: a kineto trace (CPU ops and CUDA kernels) of the last step.
       bool tracing = !profile.empty() && s == steps - 1;
-      namespace prof = torch::profiler::impl;
-      prof::ProfilerConfig trace_config(prof::ProfilerState::KINETO);
-      std::set<prof::ActivityType> activities{prof::ActivityType::CPU, prof::ActivityType::CUDA};
-      if (tracing) {
-        torch::autograd::profiler::prepareProfiler(trace_config, activities);
-        torch::autograd::profiler::enableProfiler(trace_config, activities);
-      }
+      if (tracing) longctx::bench::start_trace();
       longctx::StepMetrics m = trainer.train_step();
       std::fprintf(stderr, "  step %d: %.1f s, %.0f tokens/s, loss %.3f, peak %.1f GiB\n", s + 1,
                    m.step_seconds, m.tokens_per_second, m.loss, m.peak_memory_gib);
-      if (tracing) torch::autograd::profiler::disableProfiler()->save(profile);
+      if (tracing) longctx::bench::save_trace(profile);
       if (s == 0 && steps > 1) continue;  // warm-up
       tps.push_back(m.tokens_per_second);
       mfu.push_back(m.mfu);
