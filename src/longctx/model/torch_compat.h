@@ -45,6 +45,13 @@ inline torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tenso
 #endif
 }
 
+// k or v [B, K, T, D] with each head repeated `groups` times: [B, K * groups, T, D].
+inline torch::Tensor repeat_kv_heads(const torch::Tensor& x, int64_t groups) {
+  if (groups == 1) return x;
+  auto b = x.size(0), kv = x.size(1), t = x.size(2), d = x.size(3);
+  return x.unsqueeze(2).expand({b, kv, groups, t, d}).reshape({b, kv * groups, t, d});
+}
+
 // Causal self-attention for training (Tq == Tk) with grouped-query heads: q [B, H, T, D],
 // k, v [B, K, T, D], H a multiple of K. libtorch 2.5+ passes the groups to the kernel
 // (enable_gqa: no [B, H, T, D] copies of k and v, in memory or in backward); older ones repeat
@@ -58,16 +65,12 @@ inline torch::Tensor causal_attention_gqa(const torch::Tensor& q, const torch::T
                                             /*scale=*/std::nullopt, /*enable_gqa=*/true);
   }
 #endif
-  auto repeat = [groups](const torch::Tensor& x) {  // [B, K, T, D] -> [B, K * groups, T, D]
-    if (groups == 1) return x;
-    auto b = x.size(0), kv = x.size(1), t = x.size(2), d = x.size(3);
-    return x.unsqueeze(2).expand({b, kv, groups, t, d}).reshape({b, kv * groups, t, d});
-  };
-  return causal_attention(q, repeat(k), repeat(v));
+  return causal_attention(q, repeat_kv_heads(k, groups), repeat_kv_heads(v, groups));
 }
 
 // Prefill with a KV cache and grouped-query heads: q [B, H, Tq, D] at positions [Tk - Tq, Tk)
-// over k, v [B, K, Tk, D]. Returns [B, H, Tq, D].
+// over k, v [B, K, Tk, D]. Returns [B, H, Tq, D]. The model calls prefill_attention
+// (attention.h), which runs this one call where its cuDNN blocks do not apply.
 inline torch::Tensor cached_causal_attention(const torch::Tensor& q, const torch::Tensor& k,
                                              const torch::Tensor& v) {
   int64_t tq = q.size(2), tk = k.size(2);
@@ -84,13 +87,7 @@ inline torch::Tensor cached_causal_attention(const torch::Tensor& q, const torch
   }
 #endif
   int64_t groups = q.size(1) / k.size(1);
-  auto repeat = [groups](const torch::Tensor& x) {  // [B, K, T, D] -> [B, K * groups, T, D]
-    if (groups == 1) return x;
-    return x.unsqueeze(2)
-        .expand({x.size(0), x.size(1), groups, x.size(2), x.size(3)})
-        .reshape({x.size(0), x.size(1) * groups, x.size(2), x.size(3)});
-  };
-  return causal_attention(q, repeat(k), repeat(v));
+  return causal_attention(q, repeat_kv_heads(k, groups), repeat_kv_heads(v, groups));
 }
 
 // Attention of q [B, K, G, D] over k, v [B, K, W, D] where only keys with visible [W] (bool)
