@@ -274,7 +274,8 @@ CommandRun add_needle_command(CLI::App& app) {
   command->add_option("--rope-frozen-length", flags->model.rope_frozen_length,
                       "Dynamic-NTK models: freeze the NTK base here (81920 for the paper's)");
   command->add_option("--chunk", flags->chunk_tokens, "Prefill tokens per forward")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   command->add_option("--endpoint", flags->endpoint, "A served model: base URL (http://host:port)");
   command->add_option("--api-model", flags->api_model, "The served model's name");
   command->add_option("--api-key", flags->api_key, "Bearer key (default: $OPENAI_API_KEY)");

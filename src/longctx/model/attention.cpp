@@ -34,6 +34,10 @@ namespace {
 // blocks, 578-583 as 32K or 16K blocks; at 32K, one call (608) beat 16K blocks (572).
 constexpr int64_t kDefaultBlock = 65536;
 
+// Below this many queries a chunk is the tail of a prompt or the token that runs again after a
+// reused prefix: rare shapes, and too little work to repay a plan.
+constexpr int64_t kMinRecurringChunk = 256;
+
 #ifdef LONGCTX_CUDNN_ATTENTION
 bool wants_grad(const torch::Tensor& t) {
   return torch::GradMode::is_enabled() && t.requires_grad();
@@ -107,6 +111,10 @@ void merge_kernel(const torch::Tensor& out_a, const torch::Tensor& lse_a,
 
 }  // namespace
 
+bool recurring_chunk(int64_t queries, int64_t cached) {
+  return queries >= kMinRecurringChunk && cached % queries == 0;
+}
+
 int64_t prefill_attention_block() {
   static const int64_t block = [] {
     const char* value = std::getenv("LONGCTX_PREFILL_ATTENTION_BLOCK");
@@ -130,7 +138,8 @@ torch::Tensor prefill_attention(const torch::Tensor& q, const torch::Tensor& k,
   // A device where cuDNN attention refuses (older than sm80, say) falls back for good.
   static std::atomic<bool> cudnn_refused{false};
   int64_t tq = q.size(2), tk = k.size(2);
-  bool blocks = tq < tk || tq > block;  // a chunk after cached keys, or a long whole prompt
+  // A long whole prompt, or a chunk after cached keys whose shape recurs (recurring_chunk).
+  bool blocks = tq < tk ? recurring_chunk(tq, tk - tq) : tq > block;
   if (block > 0 && tq <= tk && blocks && !cudnn_refused && cudnn_fits(q, k, v)) {
     try {
       return blockwise_causal_attention(q, k, v, block);

@@ -94,5 +94,18 @@ TEST(PrefillAttention, OnTheCpuIsTheCausalAttentionOfTheWholePrompt) {
   EXPECT_LT(relative_error(prefill_attention(q, k, v, 4), truth.out), 1e-5);
 }
 
+TEST(RecurringChunk, OnlyChunksThatStartAtAMultipleOfTheirLength) {
+  // Generator's whole chunks: 4096 queries after 1, 2, ... 31 chunks of keys.
+  EXPECT_TRUE(recurring_chunk(4096, 4096));
+  EXPECT_TRUE(recurring_chunk(4096, 31 * 4096));
+  EXPECT_TRUE(recurring_chunk(700, 2100));
+  // The first chunk after a reused prefix of 5000 tokens, and a tail of 1000 after 3 chunks.
+  EXPECT_FALSE(recurring_chunk(8192 - 5000, 5000));
+  EXPECT_FALSE(recurring_chunk(1000, 3 * 4096));
+  // Too few queries to repay a plan, even at a multiple: the last token run again.
+  EXPECT_FALSE(recurring_chunk(1, 5000));
+  EXPECT_FALSE(recurring_chunk(128, 4096));
+}
+
 }  // namespace
 }  // namespace longctx

@@ -136,6 +136,15 @@ int64_t Generator::decode(int64_t token, int64_t position, const GenerationOptio
   return run().item<int64_t>();
 }
 
+std::vector<std::pair<int64_t, int64_t>> prefill_chunks(int64_t from, int64_t to, int64_t chunk) {
+  if (chunk <= 0)
+    throw Error(fmt::format("prefill chunk of {} tokens: it must be positive", chunk));
+  std::vector<std::pair<int64_t, int64_t>> chunks;
+  for (int64_t start = from; start < to; start = chunks.back().second)
+    chunks.emplace_back(start, std::min((start / chunk + 1) * chunk, to));
+  return chunks;
+}
+
 GenerationResult Generator::generate(const std::vector<int32_t>& prompt,
                                      const GenerationOptions& options) {
   if (prompt.empty()) throw Error("the prompt is empty");
@@ -166,8 +175,7 @@ GenerationResult Generator::generate(const std::vector<int32_t>& prompt,
                           .unsqueeze(0)
                           .to(device_);  // [1, T - reuse]
   torch::Tensor last;                    // [1, 1, d]: hidden state of the newest token
-  for (int64_t start = reuse; start < t; start += options.chunk_tokens) {
-    int64_t end = std::min(start + options.chunk_tokens, t);
+  for (auto [start, end] : prefill_chunks(reuse, t, options.chunk_tokens)) {
     last = model_->forward_hidden(ids.slice(1, start - reuse, end - reuse), start, &cache_)
                .slice(1, -1);
   }

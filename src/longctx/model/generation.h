@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "longctx/model/llama.h"
@@ -45,6 +46,13 @@ struct GenerationResult {
   int64_t reused_tokens = 0;  // prompt tokens not recomputed
   double prefill_seconds = 0, total_seconds = 0;
 };
+
+// The prefill chunks [start, end) of prompt positions [from, to): each ends at the next
+// multiple of `chunk` (or at `to`), whatever `from` is, so that the chunks between the first and
+// the last are the same in every prompt. cuDNN builds an execution plan per attention shape, and
+// these recur (attention.h). prefill_chunks(5000, 13000, 4096) = {5000, 8192}, {8192, 12288},
+// {12288, 13000}. Throws Error unless chunk > 0.
+std::vector<std::pair<int64_t, int64_t>> prefill_chunks(int64_t from, int64_t to, int64_t chunk);
 
 struct DecodeGraphs;  // generation.cpp: CUDA graphs of the decoding step, per window
 

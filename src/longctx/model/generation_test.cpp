@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <utility>
+#include <vector>
+
+#include "longctx/base/error.h"
 #include "longctx/model/checkpoint.h"
 #include "longctx/model/model_test_support.h"
 #include "longctx/model/presets.h"
@@ -44,6 +48,21 @@ TEST(Generation, PrefixReuseGivesTheSameTokensAsAFreshPrefill) {
       fresh.generate(second, {.max_new_tokens = 12, .chunk_tokens = 4096, .reuse_prefix = false});
   EXPECT_EQ(one.generated, b.generated);
   EXPECT_THROW(reusing.generate(counting_ids(510, 0), options), std::exception);
+}
+
+TEST(Generation, PrefillChunksEndAtMultiplesOfTheChunkWhateverTheReusedPrefix) {
+  using Chunks = std::vector<std::pair<int64_t, int64_t>>;
+  // After 5000 reused tokens: up to 8192 first, then whole chunks, then the tail.
+  EXPECT_EQ(prefill_chunks(5000, 13000, 4096),
+            (Chunks{{5000, 8192}, {8192, 12288}, {12288, 13000}}));
+  // From 0 (no reuse), and from a multiple of the chunk: whole chunks from the start.
+  EXPECT_EQ(prefill_chunks(0, 8192, 4096), (Chunks{{0, 4096}, {4096, 8192}}));
+  EXPECT_EQ(prefill_chunks(4096, 9000, 4096), (Chunks{{4096, 8192}, {8192, 9000}}));
+  // One token left (the same prompt again), and a prompt inside one chunk.
+  EXPECT_EQ(prefill_chunks(8191, 8192, 4096), (Chunks{{8191, 8192}}));
+  EXPECT_EQ(prefill_chunks(10, 100, 4096), (Chunks{{10, 100}}));
+  EXPECT_TRUE(prefill_chunks(100, 100, 4096).empty());
+  EXPECT_THROW(prefill_chunks(0, 100, 0), Error);
 }
 
 TEST(Generation, MaskedAttentionInSplitsEqualsOneSoftmaxOverTheVisibleKeys) {
