@@ -75,10 +75,9 @@ int main(int argc, char** argv) {
   ModelConfig config = longctx::model_preset(shape_name);
   longctx::set_context_length(config, 131072);
   config.eos_token_ids.clear();  // decode every step, whatever random weights emit
-  longctx::LlamaForCausalLM model(config);
+  longctx::LlamaForCausalLM model(config, torch::dtype(torch::kBFloat16).device(device));
   {
     torch::NoGradGuard no_grad;
-    model->to(device, torch::kBFloat16);
     for (auto& p : model->parameters()) p.normal_(0.0, 0.02);
   }
   model->fuse_projections();  // as load_model does for inference

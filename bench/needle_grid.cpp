@@ -61,9 +61,8 @@ int main(int argc, char** argv) {
 
   longctx::ModelConfig config = longctx::model_preset(shape);
   longctx::set_context_length(config, std::max<int64_t>(longest + max_new, 4096));
-  longctx::LlamaForCausalLM model(config);
-  model->to(torch::kCUDA, torch::kBFloat16);
-  longctx::init_weights(model, /*seed=*/0);
+  longctx::LlamaForCausalLM model =
+      longctx::init_model(config, /*seed=*/0, torch::dtype(torch::kBFloat16).device(torch::kCUDA));
   model->fuse_projections();
   model->eval();
   longctx::Generator generator(model, longest + max_new, torch::kCUDA, torch::kBFloat16);

@@ -168,9 +168,8 @@ int main(int argc, char** argv) {
     // Random bf16 weights drawn on the GPU (transformers' N(0, 0.02), norms 1): seconds for a
     // 7B shape, where CPU init takes minutes.
     auto t0 = std::chrono::steady_clock::now();
-    longctx::LlamaForCausalLM model(config);
-    model->to(torch::kCUDA, torch::kBFloat16);
-    longctx::init_weights(model, /*seed=*/0);
+    longctx::LlamaForCausalLM model = longctx::init_model(
+        config, /*seed=*/0, torch::dtype(torch::kBFloat16).device(torch::kCUDA));
     longctx::save_model(model, model_dir, torch::kBFloat16);
     std::fprintf(stderr, "  random %s written in %.1f s\n", shape.c_str(),
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());

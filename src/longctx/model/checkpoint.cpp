@@ -106,7 +106,8 @@ LlamaForCausalLM load_model(const fs::path& dir, const LoadOptions& options) {
   if (options.rope_theta || options.max_position_embeddings) config.validate();
   SafetensorsSet weights = SafetensorsSet::open(dir);
   torch::ScalarType dtype = options.dtype.value_or(default_dtype(options.device));
-  LlamaForCausalLM model(config);
+  // Parameters straight in their dtype on their device, each copied once from the mapped file.
+  LlamaForCausalLM model(config, torch::dtype(dtype).device(options.device));
   std::set<std::string> used;
   {
     torch::NoGradGuard no_grad;
@@ -136,7 +137,6 @@ LlamaForCausalLM load_model(const fs::path& dir, const LoadOptions& options) {
                   "the checkpoint has parts this model does not implement");
     }
   }
-  model->to(options.device, dtype);
   if (options.fuse_projections) model->fuse_projections();
   model->eval();
   return model;
@@ -160,8 +160,9 @@ void save_model(LlamaForCausalLM& model, const fs::path& dir, torch::ScalarType 
   write_model_config(config, dir / "config.json");
 }
 
-LlamaForCausalLM init_model(const ModelConfig& config, uint64_t seed) {
-  LlamaForCausalLM model(config);
+LlamaForCausalLM init_model(const ModelConfig& config, uint64_t seed,
+                            const torch::TensorOptions& options) {
+  LlamaForCausalLM model(config, options);
   init_weights(model, seed);
   return model;
 }

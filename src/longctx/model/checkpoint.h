@@ -43,7 +43,9 @@ torch::Tensor tensor_from_view(const TensorView& view);
 
 // Loads config.json and the weights of `dir`. Every parameter must be present with its shape;
 // a checkpoint tensor the model has no place for is an error (except rotary inv_freq buffers,
-// which older checkpoints carry, and lm_head.weight of a tied model).
+// which older checkpoints carry, and lm_head.weight of a tied model). The parameters are made
+// in their dtype on their device and each filled by one copy from the memory-mapped file, so
+// host memory holds no copy of the model.
 LlamaForCausalLM load_model(const std::filesystem::path& dir, const LoadOptions& options = {});
 
 // Writes config.json (torch_dtype = save_dtype) and model.safetensors (or shards of at most
@@ -52,10 +54,12 @@ void save_model(LlamaForCausalLM& model, const std::filesystem::path& dir,
                 torch::ScalarType save_dtype, uint64_t max_shard_bytes = uint64_t{5} << 30);
 
 // A model with transformers' initialisation: linear and embedding weights ~ N(0, 0.02),
-// biases zero, norm weights one. Deterministic for a seed.
-LlamaForCausalLM init_model(const ModelConfig& config, uint64_t seed);
-// The same initialisation in place, wherever the model lives (the benchmarks draw 7B-size
-// weights on the GPU in seconds, where the CPU takes minutes).
+// biases zero, norm weights one, drawn in `options` (dtype, device; float32 on the CPU by
+// default). Deterministic for a seed and options. On the GPU a 7B-size model takes seconds,
+// where the CPU's single-threaded generator takes minutes.
+LlamaForCausalLM init_model(const ModelConfig& config, uint64_t seed,
+                            const torch::TensorOptions& options = {});
+// The same initialisation in place, wherever the model lives.
 void init_weights(LlamaForCausalLM& model, uint64_t seed);
 
 }  // namespace longctx

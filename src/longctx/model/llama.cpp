@@ -52,8 +52,21 @@ std::pair<torch::Tensor, torch::Tensor> KvCache::write(int64_t layer, const torc
   return {keys.slice(2, 0, window), values.slice(2, 0, window)};
 }
 
-RMSNormImpl::RMSNormImpl(int64_t width, double eps_) : eps(eps_) {
-  weight = register_parameter("weight", torch::ones({width}));
+LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias,
+                       const torch::TensorOptions& options) {
+  weight = register_parameter("weight", torch::empty({out, in}, options));
+  if (with_bias) bias = register_parameter("bias", torch::empty({out}, options));
+}
+
+LinearImpl::LinearImpl(torch::Tensor shared) : weight(std::move(shared)) {}
+
+EmbeddingImpl::EmbeddingImpl(int64_t vocab, int64_t width, const torch::TensorOptions& options) {
+  weight = register_parameter("weight", torch::empty({vocab, width}, options));
+}
+
+RMSNormImpl::RMSNormImpl(int64_t width, double eps_, const torch::TensorOptions& options)
+    : eps(eps_) {
+  weight = register_parameter("weight", torch::ones({width}, options));
 }
 
 torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
@@ -66,11 +79,9 @@ torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
   return weight * h.to(x.scalar_type());
 }
 
-LlamaAttentionImpl::LlamaAttentionImpl(const ModelConfig& c)
+LlamaAttentionImpl::LlamaAttentionImpl(const ModelConfig& c, const torch::TensorOptions& options)
     : heads(c.num_attention_heads), kv_heads(c.num_key_value_heads), head_dim(c.head_dim) {
-  auto linear = [&](int64_t in, int64_t out) {
-    return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(c.attention_bias));
-  };
+  auto linear = [&](int64_t in, int64_t out) { return Linear(in, out, c.attention_bias, options); };
   q_proj = register_module("q_proj", linear(c.hidden_size, heads * head_dim));
   k_proj = register_module("k_proj", linear(c.hidden_size, kv_heads * head_dim));
   v_proj = register_module("v_proj", linear(c.hidden_size, kv_heads * head_dim));
@@ -145,10 +156,8 @@ torch::Tensor LlamaAttentionImpl::forward_train(const torch::Tensor& x, const to
   return o_proj(out.transpose(1, 2).reshape({b, t, heads * head_dim}));
 }
 
-LlamaMLPImpl::LlamaMLPImpl(const ModelConfig& c) {
-  auto linear = [&](int64_t in, int64_t out) {
-    return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(c.mlp_bias));
-  };
+LlamaMLPImpl::LlamaMLPImpl(const ModelConfig& c, const torch::TensorOptions& options) {
+  auto linear = [&](int64_t in, int64_t out) { return Linear(in, out, c.mlp_bias, options); };
   gate_proj = register_module("gate_proj", linear(c.hidden_size, c.intermediate_size));
   up_proj = register_module("up_proj", linear(c.hidden_size, c.intermediate_size));
   down_proj = register_module("down_proj", linear(c.intermediate_size, c.hidden_size));
@@ -163,12 +172,14 @@ torch::Tensor LlamaMLPImpl::forward(const torch::Tensor& x) {
   return down_proj(swiglu(gate_proj(x), up_proj(x)));  // [B, T, F] inside
 }
 
-LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const ModelConfig& c) {
-  self_attn = register_module("self_attn", LlamaAttention(c));
-  mlp = register_module("mlp", LlamaMLP(c));
-  input_layernorm = register_module("input_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps));
+LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const ModelConfig& c,
+                                             const torch::TensorOptions& options) {
+  self_attn = register_module("self_attn", LlamaAttention(c, options));
+  mlp = register_module("mlp", LlamaMLP(c, options));
+  input_layernorm =
+      register_module("input_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps, options));
   post_attention_layernorm =
-      register_module("post_attention_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps));
+      register_module("post_attention_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps, options));
 }
 
 torch::Tensor LlamaDecoderLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& cos,
@@ -190,23 +201,24 @@ torch::Tensor LlamaDecoderLayerImpl::mlp_block(const torch::Tensor& h) {
   return h + mlp(rms_norm(h, post_attention_layernorm->weight, post_attention_layernorm->eps));
 }
 
-LlamaModelImpl::LlamaModelImpl(const ModelConfig& c) {
-  embed_tokens = register_module("embed_tokens", torch::nn::Embedding(c.vocab_size, c.hidden_size));
+LlamaModelImpl::LlamaModelImpl(const ModelConfig& c, const torch::TensorOptions& options) {
+  embed_tokens = register_module("embed_tokens", Embedding(c.vocab_size, c.hidden_size, options));
   layers = register_module("layers", torch::nn::ModuleList());
-  for (int64_t l = 0; l < c.num_hidden_layers; ++l) layers->push_back(LlamaDecoderLayer(c));
-  norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps));
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l)
+    layers->push_back(LlamaDecoderLayer(c, options));
+  norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps, options));
 }
 
-LlamaForCausalLMImpl::LlamaForCausalLMImpl(ModelConfig config) : config_(std::move(config)) {
+LlamaForCausalLMImpl::LlamaForCausalLMImpl(ModelConfig config, const torch::TensorOptions& options)
+    : config_(std::move(config)) {
   config_.validate();
-  model = register_module("model", LlamaModel(config_));
-  lm_head = torch::nn::Linear(
-      torch::nn::LinearOptions(config_.hidden_size, config_.vocab_size).bias(false));
+  model = register_module("model", LlamaModel(config_, options));
   if (config_.tie_word_embeddings) {
     // One tensor: the head reads the embedding matrix (HF keeps no lm_head.weight then).
-    lm_head->weight = model->embed_tokens->weight;
+    lm_head = Linear(model->embed_tokens->weight);
   } else {
-    register_module("lm_head", lm_head);
+    lm_head = register_module(
+        "lm_head", Linear(config_.hidden_size, config_.vocab_size, /*bias=*/false, options));
   }
 }
 

@@ -5,7 +5,7 @@
 // Shapes: B batch, T tokens in this call, S tokens in the cache after it, d hidden_size,
 // H attention heads, K key/value heads, D head_dim, F intermediate_size, V vocab.
 //
-//   LlamaForCausalLM model(config);
+//   LlamaForCausalLM model = load_model(dir, {.device = torch::kCUDA});   // checkpoint.h
 //   KvCache cache(config, /*batch=*/1, /*max_tokens=*/131072, device, dtype);
 //   torch::Tensor h = model->forward_hidden(ids, /*start=*/0, &cache);  // [B, T, d]
 //   torch::Tensor logits = model->logits(h.slice(1, -1));                // [B, 1, V]
@@ -44,8 +44,29 @@ class KvCache {
   std::vector<torch::Tensor> keys_, values_;
 };
 
+// transformers' nn.Linear and nn.Embedding, with their parameter names (weight [out, in] or
+// [V, d], bias [out]), allocated in `options` and left uninitialised: load_model or init_weights
+// (checkpoint.h) fills them. libtorch's own modules first draw a default initialisation on the
+// CPU in float32, which a load then overwrites: about a minute and 32 GB of host memory for
+// Llama-3 8B.
+struct LinearImpl : torch::nn::Module {
+  LinearImpl(int64_t in, int64_t out, bool bias, const torch::TensorOptions& options);
+  // A head tied to the embedding: reads `shared` and registers no parameter of its own.
+  explicit LinearImpl(torch::Tensor shared);
+  torch::Tensor forward(const torch::Tensor& x) { return torch::linear(x, weight, bias); }
+  torch::Tensor weight, bias;  // bias undefined without one
+};
+TORCH_MODULE(Linear);
+
+struct EmbeddingImpl : torch::nn::Module {
+  EmbeddingImpl(int64_t vocab, int64_t width, const torch::TensorOptions& options);
+  torch::Tensor forward(const torch::Tensor& ids) { return torch::embedding(weight, ids); }
+  torch::Tensor weight;
+};
+TORCH_MODULE(Embedding);
+
 struct RMSNormImpl : torch::nn::Module {
-  RMSNormImpl(int64_t width, double eps);
+  RMSNormImpl(int64_t width, double eps, const torch::TensorOptions& options = {});
   torch::Tensor forward(const torch::Tensor& x);  // [..., d] -> same
   torch::Tensor weight;
   double eps;
@@ -76,7 +97,7 @@ struct DecodeStep {
 };
 
 struct LlamaAttentionImpl : torch::nn::Module {
-  explicit LlamaAttentionImpl(const ModelConfig& config);
+  explicit LlamaAttentionImpl(const ModelConfig& config, const torch::TensorOptions& options = {});
   // x [B, T, d]; cos, sin [T, D]; start: position of x's first token.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                         int64_t layer, int64_t start, KvCache* cache);
@@ -89,7 +110,7 @@ struct LlamaAttentionImpl : torch::nn::Module {
                               const torch::Tensor& sin, const std::vector<int64_t>& bounds);
   // q [B, T, H * D], k and v [B, T, K * D]: one matmul after fuse_projections(), else three.
   std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> project(const torch::Tensor& x);
-  torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   // After fuse_projections(): [q; k; v] rows in one tensor (the three weights are views of it).
   torch::Tensor qkv_weight, qkv_bias;
   int64_t heads, kv_heads, head_dim;
@@ -97,15 +118,16 @@ struct LlamaAttentionImpl : torch::nn::Module {
 TORCH_MODULE(LlamaAttention);
 
 struct LlamaMLPImpl : torch::nn::Module {
-  explicit LlamaMLPImpl(const ModelConfig& config);
+  explicit LlamaMLPImpl(const ModelConfig& config, const torch::TensorOptions& options = {});
   torch::Tensor forward(const torch::Tensor& x);  // down(silu(gate(x)) * up(x))
-  torch::nn::Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+  Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
   torch::Tensor gate_up_weight, gate_up_bias;  // after fuse_projections(): [gate; up] rows
 };
 TORCH_MODULE(LlamaMLP);
 
 struct LlamaDecoderLayerImpl : torch::nn::Module {
-  explicit LlamaDecoderLayerImpl(const ModelConfig& config);
+  explicit LlamaDecoderLayerImpl(const ModelConfig& config,
+                                 const torch::TensorOptions& options = {});
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                         int64_t layer, int64_t start, KvCache* cache);
   // Decoding one token: x [B, 1, d]; cos, sin [1, D]; visible [window] bool.
@@ -124,15 +146,17 @@ TORCH_MODULE(LlamaDecoderLayer);
 
 // "model." in HF names.
 struct LlamaModelImpl : torch::nn::Module {
-  explicit LlamaModelImpl(const ModelConfig& config);
-  torch::nn::Embedding embed_tokens{nullptr};
+  explicit LlamaModelImpl(const ModelConfig& config, const torch::TensorOptions& options = {});
+  Embedding embed_tokens{nullptr};
   torch::nn::ModuleList layers{nullptr};
   RMSNorm norm{nullptr};
 };
 TORCH_MODULE(LlamaModel);
 
 struct LlamaForCausalLMImpl : torch::nn::Module {
-  explicit LlamaForCausalLMImpl(ModelConfig config);
+  // Parameters in `options` (dtype, device), uninitialised but for the norms (ones): fill them
+  // with load_model or init_weights (checkpoint.h), which construct it this way.
+  explicit LlamaForCausalLMImpl(ModelConfig config, const torch::TensorOptions& options = {});
 
   // Final hidden states (after the last norm) of ids [B, T] at positions [start, start + T).
   // With a cache, keys/values are stored and the cache's size becomes start + T.
@@ -162,7 +186,7 @@ struct LlamaForCausalLMImpl : torch::nn::Module {
   const ModelConfig& config() const { return config_; }
 
   LlamaModel model{nullptr};
-  torch::nn::Linear lm_head{nullptr};  // shares model.embed_tokens.weight when tied
+  Linear lm_head{nullptr};  // shares model.embed_tokens.weight when tied
 
  private:
   ModelConfig config_;

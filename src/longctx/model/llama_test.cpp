@@ -4,6 +4,7 @@
 // within 1e-4 relative; a GPU build also checks bfloat16 on CUDA against transformers' bf16.
 #include "longctx/model/llama.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -94,6 +95,30 @@ TEST(Checkpoint, SaveThenLoadGivesIdenticalTensors) {
   EXPECT_EQ(again->config().rope.theta, 500000.0);
 }
 
+TEST(Checkpoint, LoadsStraightIntoTheAskedDtypeWithTheCheckpointsValues) {
+  // Parameters are made in the asked dtype and filled from the file, nothing else: each must be
+  // the checkpoint's tensor cast once. mqa_tied: the head is the embedding, one tensor.
+  for (const char* variant : {"default", "mqa_tied"}) {
+    for (torch::ScalarType dtype : {torch::kFloat, torch::kBFloat16}) {
+      std::string what = fmt::format("{} {}", variant, c10::toString(dtype));
+      SafetensorsSet file = SafetensorsSet::open(kFixtures / variant);
+      LlamaForCausalLM model = load_model(kFixtures / variant, {.dtype = dtype});
+      for (const auto& item : model->named_parameters()) {
+        EXPECT_EQ(item.value().scalar_type(), dtype) << what << " " << item.key();
+        torch::Tensor want = tensor_from_view(file.at(item.key())).to(dtype);
+        EXPECT_TRUE(torch::equal(item.value(), want)) << what << " " << item.key();
+      }
+      bool tied = model->config().tie_word_embeddings;
+      EXPECT_EQ(tied, std::string(variant) == "mqa_tied");
+      EXPECT_EQ(model->named_parameters().contains("lm_head.weight"), !tied) << what;
+      if (tied) {
+        EXPECT_EQ(model->lm_head->weight.data_ptr(), model->model->embed_tokens->weight.data_ptr())
+            << what;
+      }
+    }
+  }
+}
+
 TEST(Checkpoint, AMissingTensorIsAnErrorThatNamesIt) {
   ScratchDir tmp;
   fs::copy(kFixtures / "default", tmp.path() / "m");
@@ -130,6 +155,14 @@ TEST(Checkpoint, InitIsDeterministicAndFollowsTransformersInit) {
       EXPECT_TRUE(torch::all(item.value() == 1).item<bool>());
     } else {
       EXPECT_NEAR(item.value().std().item<double>(), 0.02, 0.004) << item.key();
+    }
+  }
+  // Drawn in the asked dtype.
+  LlamaForCausalLM half = init_model(config, 7, torch::kBFloat16);
+  for (const auto& item : half->named_parameters()) {
+    EXPECT_EQ(item.value().scalar_type(), torch::kBFloat16) << item.key();
+    if (!item.key().ends_with("norm.weight")) {
+      EXPECT_NEAR(item.value().to(torch::kFloat).std().item<double>(), 0.02, 0.004) << item.key();
     }
   }
 }
