@@ -81,6 +81,34 @@ TEST_F(DebugModel, InitWritesAModelWithTheTokenizersVocabulary) {
   EXPECT_TRUE(fs::exists(model() / "tokenizer.model"));
 }
 
+TEST_F(DebugModel, InitWritesBfloat16WeightsAndNamesABadDevice) {
+  fs::path half = dir_->path() / "model-bf16";
+  testing::CommandResult r = testing::run_longctx(
+      fmt::format("init --preset debug --tokenizer {} --out {} --dtype bfloat16 --device cpu",
+                  (dir_->path() / "tokenizer/tokenizer.model").string(), half.string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json config = nlohmann::json::parse(read_file(half / "config.json"));
+  EXPECT_EQ(config["torch_dtype"], "bfloat16");
+  // Two bytes a weight against float32's four (the headers are alike).
+  double ratio = static_cast<double>(fs::file_size(half / "model.safetensors")) /
+                 static_cast<double>(fs::file_size(model() / "model.safetensors"));
+  EXPECT_NEAR(ratio, 0.5, 0.02);
+  write_ids(dir_->path() / "ids-half.txt", {1, 20, 300, 1000, 7, 99, 1500, 2});
+  nlohmann::json out =
+      run_json(fmt::format("score --model {} --ids-file {} --json --device cpu", half.string(),
+                           (dir_->path() / "ids-half.txt").string()));
+  ASSERT_FALSE(out.is_null());
+  EXPECT_NEAR(out["mean_loss"].get<double>(), std::log(1600.0), 0.2);
+
+  testing::CommandResult bad =
+      testing::run_longctx(fmt::format("init --preset debug --tokenizer {} --out {} --device gpu0",
+                                       (dir_->path() / "tokenizer/tokenizer.model").string(),
+                                       (dir_->path() / "model-bad").string()));
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("--device"), std::string::npos) << bad.err;
+  EXPECT_FALSE(fs::exists(dir_->path() / "model-bad" / "config.json"));
+}
+
 // Random weights (std 0.02) give near-uniform predictions: every loss close to ln(vocab).
 TEST_F(DebugModel, ScoreOfRandomWeightsIsNearLnVocab) {
   std::mt19937 rng(5);

@@ -176,8 +176,14 @@ void init_weights(LlamaForCausalLM& model, uint64_t seed) {
       item.value().fill_(1.0);
     } else if (name.ends_with(".bias")) {
       item.value().zero_();
-    } else {
+    } else if (item.value().scalar_type() == torch::kFloat ||
+               item.value().scalar_type() == torch::kDouble) {
       item.value().normal_(0.0, 0.02);
+    } else {
+      // Narrower types draw in float32 and round: the CPU's vectorised float32 generator is
+      // faster than its scalar bfloat16 one, and the values are those of a float32 model saved
+      // in this dtype. One tensor's float32 copy at a time.
+      item.value().copy_(torch::empty_like(item.value(), torch::kFloat).normal_(0.0, 0.02));
     }
   }
 }
