@@ -56,8 +56,8 @@ void save_model(LlamaForCausalLM& model, const std::filesystem::path& dir,
 // A model with transformers' initialisation: linear and embedding weights ~ N(0, 0.02),
 // biases zero, norm weights one, made in `options` (dtype, device; float32 on the CPU by
 // default). Weights of a narrower dtype are drawn in float32 and rounded, one tensor at a time,
-// so they equal a float32 model's saved in that dtype. Deterministic for a seed and device. On the GPU a 7B-size model takes seconds,
-// where the CPU's single-threaded generator takes minutes.
+// so they equal a float32 model's saved in that dtype. Deterministic for a seed and device. On the
+// GPU a 7B-size model takes seconds, where the CPU's single-threaded generator takes minutes.
 LlamaForCausalLM init_model(const ModelConfig& config, uint64_t seed,
                             const torch::TensorOptions& options = {});
 // The same initialisation in place, wherever the model lives.
