@@ -90,10 +90,8 @@ bool merge_kernel_fits(const torch::Tensor& out_a, const torch::Tensor& lse_a,
 void merge_kernel(const torch::Tensor& out_a, const torch::Tensor& lse_a,
                   const torch::Tensor& out_b, const torch::Tensor& lse_b,
                   const torch::Tensor& out) {
-  // The outer dims in the output's memory order, so consecutive threads write consecutive rows.
-  std::array<int, 3> order{0, 1, 2};
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int x, int y) { return out.stride(x) > out.stride(y); });
+  // Walked in the output's memory order, so consecutive threads write consecutive rows.
+  std::array<int, 3> order = ck::outer_dims_in_memory_order(out);
   ck::MergeShape shape{};
   const torch::Tensor* tensors[4] = {&out_a, &out_b, &out, &lse_a};
   for (int i = 0; i < 3; ++i) {

@@ -270,11 +270,8 @@ bool rotary_kernel_fits(const torch::Tensor& x, const torch::Tensor& cos,
 // [B, T, (H + 2K) * D] fused projection.
 torch::Tensor rotary_kernel(const torch::Tensor& x, const torch::Tensor& cos,
                             const torch::Tensor& sin, ck::Pass pass) {
-  // The outer dims in memory order, so that consecutive threads touch consecutive rows.
   // [B, H, T, D] stored as [B, T, H, D] (a transposed projection): order B, T, H; t_dim 1.
-  std::array<int, 3> order{0, 1, 2};
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int a, int b) { return x.stride(a) > x.stride(b); });
+  std::array<int, 3> order = ck::outer_dims_in_memory_order(x);
   torch::Tensor stored =
       torch::empty({x.size(order[0]), x.size(order[1]), x.size(order[2]), x.size(3)}, x.options());
   std::array<int64_t, 4> back{0, 0, 0, 3};  // stored's dim of each of x's dims
