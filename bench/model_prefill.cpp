@@ -3,11 +3,13 @@
 //   longctx_bench_prefill --shape tinyllama-1.1b --lengths 8192,32768,131072 --json out.jsonl
 //   longctx_bench_prefill --shape llama3-8b --lengths 131072 --chunk 4096 --decode 0
 //   longctx_bench_prefill --lengths 8192 --decode 0 --profile trace.json  (kineto, last prefill)
+//   longctx_bench_prefill --all-positions 1 ...  (the last layer at every position, as transformers)
 //
 // For each length: random bf16 weights (transformers' init), one untimed prefill of the whole
 // prompt (cuDNN builds its plans per shape, the allocator grows), then the median of --repeats
 // (3) timed prefills (one forward into the KV cache, or --chunk tokens per forward as
-// `generate` prefills, logits of the last position only), then
+// `generate` prefills, logits of the last position only; the last layer computes only keys
+// and values at the other positions, LlamaForCausalLM::prefill), then
 // --decode greedy steps through Generator (CUDA graphs). Prints a table and
 // JSON lines. Fraction of peak, RECIPE.md section 5, forward only: 2*N + 2*L*T*d FLOPs per token
 // (one third of the training count 6*N + 6*L*T*d), T = the prompt length, causal attention; peak
@@ -46,6 +48,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 int main(int argc, char** argv) {
   std::string shape_name = "tinyllama-1.1b", lengths_text = "8192,32768,131072", json_path, profile;
   int64_t decode_steps = 64, repeats = 3, chunk = 0;
+  bool all_positions = false;  // forward_hidden: the last layer's output at every position
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     if (flag == "--shape")
@@ -58,6 +61,8 @@ int main(int argc, char** argv) {
       repeats = std::max<int64_t>(1, std::stoll(argv[i + 1]));
     else if (flag == "--chunk")
       chunk = std::max<int64_t>(0, std::stoll(argv[i + 1]));
+    else if (flag == "--all-positions")
+      all_positions = std::stoll(argv[i + 1]) != 0;
     else if (flag == "--profile")
       profile = argv[i + 1];
     else if (flag == "--json")
@@ -92,6 +97,8 @@ int main(int argc, char** argv) {
                 static_cast<long long>(block));
   else
     std::printf("prefill attention: one call at every length\n");
+  std::printf("last layer: %s\n", all_positions ? "every position (forward_hidden)"
+                                                 : "keys/values only but the last position (prefill)");
   if (chunk > 0) std::printf("prefill in chunks of %lld tokens\n", static_cast<long long>(chunk));
   // first s: the untimed first prefill, with cuDNN's plan building for new shapes.
   std::printf(
@@ -119,8 +126,9 @@ int main(int argc, char** argv) {
         int64_t step = chunk > 0 ? chunk : t;
         for (int64_t start = 0; start < t; start += step) {
           int64_t length = std::min(step, t - start);
-          last = model->forward_hidden(ids.slice(1, start, start + length), start, &cache)
-                     .slice(1, -1);
+          torch::Tensor chunk_ids = ids.slice(1, start, start + length);
+          last = all_positions ? model->forward_hidden(chunk_ids, start, &cache).slice(1, -1)
+                               : model->prefill(chunk_ids, start, cache, start + length == t ? 1 : 0);
         }
         torch::Tensor next = model->logits(last).argmax(-1);  // [1, 1]
         torch::cuda::synchronize();
@@ -165,6 +173,7 @@ int main(int argc, char** argv) {
                              {"fused_kernels", longctx::fused_kernels_enabled()},
                              {"attention_block", block},
                              {"chunk_tokens", chunk > 0 ? chunk : t},
+                             {"last_layer_every_position", all_positions},
                              {"first_prefill_s", first_s},
                              {"prefill_tokens_per_s", tps},
                              {"fraction_of_peak", fraction},

@@ -7,7 +7,9 @@
 # Env: SHAPES (default "tinyllama-1.1b llama3-8b"), LENGTHS (default 8192,32768,131072),
 #      SKIP_BENCH=1 to stop after the tests, SKIP_TESTS=1 to go straight to the benchmark,
 #      COMPARE_ONE_CALL=1 to time ours again with the prefill attention as one call
-#      (LONGCTX_PREFILL_ATTENTION_BLOCK=0, no decoding) in the same run.
+#      (LONGCTX_PREFILL_ATTENTION_BLOCK=0, no decoding) in the same run,
+#      COMPARE_ALL_POSITIONS=1 to time ours again with the last layer computed at every position
+#      (--all-positions 1, as transformers does; no decoding).
 set -uo pipefail
 OUT=${OUT:-/tmp/longctx-gpu}
 mkdir -p "$OUT"
@@ -46,6 +48,10 @@ for shape in $SHAPES; do
   if [ "${COMPARE_ONE_CALL:-0}" = 1 ]; then
     LONGCTX_PREFILL_ATTENTION_BLOCK=0 build-gpu/bench/longctx_bench_prefill --shape "$shape" \
       --lengths "$LENGTHS" --decode 0 --json "$OUT/prefill.jsonl" 2>&1 | tee -a "$OUT/summary.txt"
+  fi
+  if [ "${COMPARE_ALL_POSITIONS:-0}" = 1 ]; then
+    build-gpu/bench/longctx_bench_prefill --shape "$shape" --lengths "$LENGTHS" --decode 0 \
+      --all-positions 1 --json "$OUT/prefill.jsonl" 2>&1 | tee -a "$OUT/summary.txt"
   fi
   python3 bench/model_prefill_hf.py --shape "$shape" --lengths "$LENGTHS" \
     --json "$OUT/prefill.jsonl" 2>&1 | grep -v Warning | tee -a "$OUT/summary.txt"

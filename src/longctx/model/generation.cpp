@@ -176,8 +176,9 @@ GenerationResult Generator::generate(const std::vector<int32_t>& prompt,
                           .to(device_);  // [1, T - reuse]
   torch::Tensor last;                    // [1, 1, d]: hidden state of the newest token
   for (auto [start, end] : prefill_chunks(reuse, t, options.chunk_tokens)) {
-    last = model_->forward_hidden(ids.slice(1, start - reuse, end - reuse), start, &cache_)
-               .slice(1, -1);
+    // Only the prompt's last position needs a hidden state; the others fill the cache.
+    last = model_->prefill(ids.slice(1, start - reuse, end - reuse), start, cache_,
+                           /*keep=*/end == t ? 1 : 0);
   }
   synchronize(device_);
   result.prefill_seconds = seconds_since(started);

@@ -1,7 +1,7 @@
 // Generation on CUDA in bfloat16 (ctest label gpu; skipped without a CUDA device): a prefill in
 // chunks after cached keys (Flash attention, its causal mask aligned bottom-right) against one
-// pass and against float32 on the CPU; decoding through CUDA graphs against the same steps run
-// one op at a time.
+// pass and against float32 on the CPU, also as Generator runs it (LlamaForCausalLM::prefill);
+// decoding through CUDA graphs against the same steps run one op at a time.
 #include <gtest/gtest.h>
 
 #include "longctx/model/checkpoint.h"
@@ -57,6 +57,19 @@ TEST(GenerationGpu, ChunkedPrefillAfterCachedKeysMatchesOnePass) {
   EXPECT_LT(one_error, 2e-2);
   EXPECT_LT(chunked_error, 2e-2);
   EXPECT_LT(chunked_error, 1.5 * one_error + 1e-3) << "one pass: " << one_error;
+
+  // As Generator prefills: the last layer queried at the prompt's last position only (the
+  // chunks before it keep nothing, their last-layer keys/values still cached).
+  KvCache prefill_cache(config, 1, 4096, torch::kCUDA, torch::kBFloat16);
+  torch::Tensor last;
+  for (int64_t start = 0; start < 3000; start += 700) {
+    int64_t end = std::min<int64_t>(start + 700, 3000);
+    last = gpu->prefill(cuda_ids.slice(1, start, end), start, prefill_cache, end == 3000 ? 1 : 0);
+  }
+  double last_error = relative_error(last.to(torch::kCPU, torch::kFloat), truth.slice(1, -1));
+  double one_last_error = relative_error(one.slice(1, -1), truth.slice(1, -1));
+  EXPECT_LT(last_error, 2e-2);
+  EXPECT_LT(last_error, 2 * one_last_error + 5e-3) << "one pass, last row: " << one_last_error;
 }
 
 TEST(GenerationGpu, CudaGraphDecodingGivesTheTokensOfEagerDecoding) {

@@ -113,6 +113,37 @@ torch::Tensor LlamaAttentionImpl::forward(const torch::Tensor& x, const torch::T
   return o_proj(out.transpose(1, 2).reshape({b, t, heads * head_dim}));
 }
 
+torch::Tensor LlamaAttentionImpl::forward_tail(const torch::Tensor& x, const torch::Tensor& cos,
+                                               const torch::Tensor& sin, int64_t layer,
+                                               int64_t start, KvCache& cache, int64_t keep) {
+  int64_t b = x.size(0), t = x.size(1), q_width = heads * head_dim, kv_width = kv_heads * head_dim;
+  torch::Tensor tail = x.narrow(1, t - keep, keep);  // [B, keep, d]
+  torch::Tensor q, k, v;
+  if (qkv_weight.defined()) {  // the fused weight's k/v rows for every position, q rows for tail
+    auto rows = [&](const torch::Tensor& w, int64_t from, int64_t count) {
+      return w.defined() ? w.narrow(0, from, count) : torch::Tensor();
+    };
+    torch::Tensor kv = torch::linear(x, rows(qkv_weight, q_width, 2 * kv_width),
+                                     rows(qkv_bias, q_width, 2 * kv_width));  // [B, T, 2 K D]
+    k = kv.narrow(-1, 0, kv_width);
+    v = kv.narrow(-1, kv_width, kv_width);
+    q = torch::linear(tail, rows(qkv_weight, 0, q_width), rows(qkv_bias, 0, q_width));
+  } else {
+    q = q_proj(tail);
+    k = k_proj(x);
+    v = v_proj(x);
+  }
+  k = apply_rotary(k.view({b, t, kv_heads, head_dim}).transpose(1, 2), cos, sin);  // [B, K, T, D]
+  v = v.view({b, t, kv_heads, head_dim}).transpose(1, 2);                          // [B, K, T, D]
+  std::tie(k, v) = cache.append(layer, start, k, v);                              // [B, K, S, D]
+  if (keep == 0) return x.narrow(1, t, 0);
+  q = apply_rotary(q.view({b, keep, heads, head_dim}).transpose(1, 2), cos.narrow(0, t - keep, keep),
+                   sin.narrow(0, t - keep, keep));  // [B, H, keep, D]
+  // The last `keep` queries against every key so far: a chunk after cached keys.
+  torch::Tensor out = prefill_attention(q, k, v);  // [B, H, keep, D]
+  return o_proj(out.transpose(1, 2).reshape({b, keep, q_width}));
+}
+
 torch::Tensor LlamaAttentionImpl::decode(const torch::Tensor& x, const torch::Tensor& cos,
                                          const torch::Tensor& sin, int64_t layer,
                                          const DecodeStep& step, const torch::Tensor& visible,
@@ -189,6 +220,16 @@ torch::Tensor LlamaDecoderLayerImpl::forward(const torch::Tensor& x, const torch
   return h + mlp(post_attention_layernorm(h));
 }
 
+torch::Tensor LlamaDecoderLayerImpl::forward_tail(const torch::Tensor& x, const torch::Tensor& cos,
+                                                  const torch::Tensor& sin, int64_t layer,
+                                                  int64_t start, KvCache& cache, int64_t keep) {
+  torch::Tensor attended =
+      self_attn->forward_tail(input_layernorm(x), cos, sin, layer, start, cache, keep);
+  if (keep == 0) return attended;  // [B, 0, d]
+  torch::Tensor h = x.narrow(1, x.size(1) - keep, keep) + attended;
+  return h + mlp(post_attention_layernorm(h));
+}
+
 torch::Tensor LlamaDecoderLayerImpl::attention_block(const torch::Tensor& x,
                                                      const torch::Tensor& cos,
                                                      const torch::Tensor& sin,
@@ -259,6 +300,23 @@ torch::Tensor LlamaForCausalLMImpl::forward_hidden(const torch::Tensor& ids, int
   }
   if (cache != nullptr) cache->set_size(start + ids.size(1));
   return model->norm(h);
+}
+
+torch::Tensor LlamaForCausalLMImpl::prefill(const torch::Tensor& ids, int64_t start,
+                                            KvCache& cache, int64_t keep) {
+  int64_t t = ids.size(1);
+  if (keep < 0 || keep > t) {
+    throw Error(fmt::format("prefill of {} tokens cannot return the last {} positions", t, keep));
+  }
+  torch::Tensor h = model->embed_tokens(ids);  // [B, T, d]
+  auto [cos, sin] = rotary(start, t, h.device(), h.scalar_type());
+  auto last = static_cast<int64_t>(model->layers->size()) - 1;
+  for (int64_t l = 0; l < last; ++l)
+    h = model->layers[l]->as<LlamaDecoderLayer>()->forward(h, cos, sin, l, start, &cache);
+  h = model->layers[last]->as<LlamaDecoderLayer>()->forward_tail(h, cos, sin, last, start, cache,
+                                                                 keep);  // [B, keep, d]
+  cache.set_size(start + t);
+  return keep == 0 ? h : model->norm(h);
 }
 
 torch::Tensor LlamaForCausalLMImpl::decode_hidden(const torch::Tensor& ids, const DecodeStep& step,

@@ -7,8 +7,8 @@
 //
 //   LlamaForCausalLM model = load_model(dir, {.device = torch::kCUDA});   // checkpoint.h
 //   KvCache cache(config, /*batch=*/1, /*max_tokens=*/131072, device, dtype);
-//   torch::Tensor h = model->forward_hidden(ids, /*start=*/0, &cache);  // [B, T, d]
-//   torch::Tensor logits = model->logits(h.slice(1, -1));                // [B, 1, V]
+//   torch::Tensor h = model->prefill(ids, /*start=*/0, cache);  // [B, 1, d]: the last position
+//   torch::Tensor logits = model->logits(h);                     // [B, 1, V]
 #pragma once
 
 #include <torch/torch.h>
@@ -101,6 +101,11 @@ struct LlamaAttentionImpl : torch::nn::Module {
   // x [B, T, d]; cos, sin [T, D]; start: position of x's first token.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                         int64_t layer, int64_t start, KvCache* cache);
+  // forward's output for the last `keep` positions of x only ([B, keep, d], keep may be 0).
+  // Every position's keys/values still enter the cache; only the last `keep` are queried.
+  torch::Tensor forward_tail(const torch::Tensor& x, const torch::Tensor& cos,
+                             const torch::Tensor& sin, int64_t layer, int64_t start,
+                             KvCache& cache, int64_t keep);
   // Decoding one token: x [B, 1, d]; cos, sin [1, D]; visible [window] bool.
   torch::Tensor decode(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                        int64_t layer, const DecodeStep& step, const torch::Tensor& visible,
@@ -130,6 +135,10 @@ struct LlamaDecoderLayerImpl : torch::nn::Module {
                                  const torch::TensorOptions& options = {});
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                         int64_t layer, int64_t start, KvCache* cache);
+  // forward's output for the last `keep` positions of x only (LlamaAttention::forward_tail).
+  torch::Tensor forward_tail(const torch::Tensor& x, const torch::Tensor& cos,
+                             const torch::Tensor& sin, int64_t layer, int64_t start,
+                             KvCache& cache, int64_t keep);
   // Decoding one token: x [B, 1, d]; cos, sin [1, D]; visible [window] bool.
   torch::Tensor decode(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                        int64_t layer, const DecodeStep& step, const torch::Tensor& visible,
@@ -162,6 +171,12 @@ struct LlamaForCausalLMImpl : torch::nn::Module {
   // With a cache, keys/values are stored and the cache's size becomes start + T.
   torch::Tensor forward_hidden(const torch::Tensor& ids, int64_t start = 0,
                                KvCache* cache = nullptr);
+  // Prefill for generation: stores the keys/values of ids [B, T] at [start, start + T) as
+  // forward_hidden does, and returns the final hidden states of the last `keep` positions only
+  // ([B, keep, d], 0 <= keep <= T). Nothing reads the last layer's output at the other
+  // positions, so that layer computes only their keys and values: its queries, attention,
+  // o_proj and MLP run for `keep` rows, 1/L less work than forward_hidden.
+  torch::Tensor prefill(const torch::Tensor& ids, int64_t start, KvCache& cache, int64_t keep = 1);
   // lm_head: [B, T, d] -> [B, T, V] in the model's dtype.
   torch::Tensor logits(const torch::Tensor& hidden);
   torch::Tensor forward(const torch::Tensor& ids) { return logits(forward_hidden(ids)); }

@@ -83,6 +83,42 @@ TEST(Llama, ChunkedPrefillWithTheCacheEqualsOneForward) {
   }
 }
 
+TEST(Llama, PrefillKeepingTheLastPositionsEqualsForwardHidden) {
+  // prefill runs the last layer's queries, attention and MLP for the kept positions only.
+  // What it returns must be forward_hidden's last rows, and the cache it leaves (the last
+  // layer's keys and values included) must serve later chunks as forward_hidden's does. "bias":
+  // the fused q/k/v weight's bias is split like its rows.
+  torch::NoGradGuard no_grad;
+  for (const char* variant : {"gqa_theta500k", "mqa_tied", "bias", "llama3"}) {
+    for (bool fused : {false, true}) {
+      std::string what = fmt::format("{}{}", variant, fused ? " fused" : "");
+      LlamaForCausalLM model = load_model(kFixtures / variant, {.fuse_projections = fused});
+      Expected e = expected_of(variant);
+      int64_t t = e.ids.size(1);
+      torch::Tensor whole = model->forward_hidden(e.ids);  // [1, T, d]
+      for (int64_t keep : {int64_t{1}, int64_t{5}, t}) {
+        KvCache cache(model->config(), 1, t, torch::kCPU, torch::kFloat);
+        torch::Tensor got = model->prefill(e.ids, 0, cache, keep);
+        ASSERT_EQ(got.sizes(), torch::IntArrayRef({1, keep, whole.size(2)})) << what;
+        EXPECT_EQ(cache.size(), t) << what;
+        EXPECT_LT(relative_error(got, whole.slice(1, t - keep)), 1e-5) << what << " keep " << keep;
+      }
+      // Chunks keeping nothing, then the last chunk keeping its last position.
+      KvCache cache(model->config(), 1, t, torch::kCPU, torch::kFloat);
+      torch::Tensor last;
+      for (int64_t start = 0; start < t; start += 17) {
+        int64_t end = std::min<int64_t>(start + 17, t);
+        last = model->prefill(e.ids.slice(1, start, end), start, cache, end == t ? 1 : 0);
+        EXPECT_EQ(last.size(1), end == t ? 1 : 0) << what;
+      }
+      EXPECT_EQ(cache.size(), t) << what;
+      EXPECT_LT(relative_error(last, whole.slice(1, t - 1)), 1e-5) << what << " in chunks";
+      EXPECT_THROW(model->prefill(e.ids, 0, cache, t + 1), Error) << what;
+      EXPECT_THROW(model->prefill(e.ids, 0, cache, -1), Error) << what;
+    }
+  }
+}
+
 TEST(Checkpoint, SaveThenLoadGivesIdenticalTensors) {
   ScratchDir tmp;
   LlamaForCausalLM model = load_model(kFixtures / "gqa_theta500k");
