@@ -3,7 +3,8 @@
 //   longctx_bench_prefill --shape tinyllama-1.1b --lengths 8192,32768,131072 --json out.jsonl
 //   longctx_bench_prefill --shape llama3-8b --lengths 131072 --chunk 4096 --decode 0
 //   longctx_bench_prefill --lengths 8192 --decode 0 --profile trace.json  (kineto, last prefill)
-//   longctx_bench_prefill --all-positions 1 ...  (the last layer at every position, as transformers)
+//   longctx_bench_prefill --all-positions 1 ...  (the last layer at every position, as
+//   transformers)
 //
 // For each length: random bf16 weights (transformers' init), one untimed prefill of the whole
 // prompt (cuDNN builds its plans per shape, the allocator grows), then the median of --repeats
@@ -97,8 +98,9 @@ int main(int argc, char** argv) {
                 static_cast<long long>(block));
   else
     std::printf("prefill attention: one call at every length\n");
-  std::printf("last layer: %s\n", all_positions ? "every position (forward_hidden)"
-                                                 : "keys/values only but the last position (prefill)");
+  std::printf("last layer: %s\n", all_positions
+                                      ? "every position (forward_hidden)"
+                                      : "keys/values only but the last position (prefill)");
   if (chunk > 0) std::printf("prefill in chunks of %lld tokens\n", static_cast<long long>(chunk));
   // first s: the untimed first prefill, with cuDNN's plan building for new shapes.
   std::printf(
@@ -127,8 +129,9 @@ int main(int argc, char** argv) {
         for (int64_t start = 0; start < t; start += step) {
           int64_t length = std::min(step, t - start);
           torch::Tensor chunk_ids = ids.slice(1, start, start + length);
-          last = all_positions ? model->forward_hidden(chunk_ids, start, &cache).slice(1, -1)
-                               : model->prefill(chunk_ids, start, cache, start + length == t ? 1 : 0);
+          last = all_positions
+                     ? model->forward_hidden(chunk_ids, start, &cache).slice(1, -1)
+                     : model->prefill(chunk_ids, start, cache, start + length == t ? 1 : 0);
         }
         torch::Tensor next = model->logits(last).argmax(-1);  // [1, 1]
         torch::cuda::synchronize();

@@ -135,9 +135,10 @@ torch::Tensor LlamaAttentionImpl::forward_tail(const torch::Tensor& x, const tor
   }
   k = apply_rotary(k.view({b, t, kv_heads, head_dim}).transpose(1, 2), cos, sin);  // [B, K, T, D]
   v = v.view({b, t, kv_heads, head_dim}).transpose(1, 2);                          // [B, K, T, D]
-  std::tie(k, v) = cache.append(layer, start, k, v);                              // [B, K, S, D]
+  std::tie(k, v) = cache.append(layer, start, k, v);                               // [B, K, S, D]
   if (keep == 0) return x.narrow(1, t, 0);
-  q = apply_rotary(q.view({b, keep, heads, head_dim}).transpose(1, 2), cos.narrow(0, t - keep, keep),
+  q = apply_rotary(q.view({b, keep, heads, head_dim}).transpose(1, 2),
+                   cos.narrow(0, t - keep, keep),
                    sin.narrow(0, t - keep, keep));  // [B, H, keep, D]
   // The last `keep` queries against every key so far: a chunk after cached keys.
   torch::Tensor out = prefill_attention(q, k, v);  // [B, H, keep, D]
@@ -302,8 +303,8 @@ torch::Tensor LlamaForCausalLMImpl::forward_hidden(const torch::Tensor& ids, int
   return model->norm(h);
 }
 
-torch::Tensor LlamaForCausalLMImpl::prefill(const torch::Tensor& ids, int64_t start,
-                                            KvCache& cache, int64_t keep) {
+torch::Tensor LlamaForCausalLMImpl::prefill(const torch::Tensor& ids, int64_t start, KvCache& cache,
+                                            int64_t keep) {
   int64_t t = ids.size(1);
   if (keep < 0 || keep > t) {
     throw Error(fmt::format("prefill of {} tokens cannot return the last {} positions", t, keep));

@@ -104,8 +104,8 @@ struct LlamaAttentionImpl : torch::nn::Module {
   // forward's output for the last `keep` positions of x only ([B, keep, d], keep may be 0).
   // Every position's keys/values still enter the cache; only the last `keep` are queried.
   torch::Tensor forward_tail(const torch::Tensor& x, const torch::Tensor& cos,
-                             const torch::Tensor& sin, int64_t layer, int64_t start,
-                             KvCache& cache, int64_t keep);
+                             const torch::Tensor& sin, int64_t layer, int64_t start, KvCache& cache,
+                             int64_t keep);
   // Decoding one token: x [B, 1, d]; cos, sin [1, D]; visible [window] bool.
   torch::Tensor decode(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                        int64_t layer, const DecodeStep& step, const torch::Tensor& visible,
@@ -137,8 +137,8 @@ struct LlamaDecoderLayerImpl : torch::nn::Module {
                         int64_t layer, int64_t start, KvCache* cache);
   // forward's output for the last `keep` positions of x only (LlamaAttention::forward_tail).
   torch::Tensor forward_tail(const torch::Tensor& x, const torch::Tensor& cos,
-                             const torch::Tensor& sin, int64_t layer, int64_t start,
-                             KvCache& cache, int64_t keep);
+                             const torch::Tensor& sin, int64_t layer, int64_t start, KvCache& cache,
+                             int64_t keep);
   // Decoding one token: x [B, 1, d]; cos, sin [1, D]; visible [window] bool.
   torch::Tensor decode(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                        int64_t layer, const DecodeStep& step, const torch::Tensor& visible,
