@@ -79,6 +79,22 @@ torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
   return weight * h.to(x.scalar_type());
 }
 
+namespace {
+
+// residual + proj(x). Where no gradient is recorded (inference), the matmul accumulates into
+// residual's storage as it writes (beta = 1), which saves a separate add kernel and its
+// [T, d] output: the caller must not need residual's old values.
+torch::Tensor add_projection(torch::Tensor residual, const Linear& proj, const torch::Tensor& x) {
+  bool in_place = !torch::GradMode::is_enabled() && !proj->bias.defined() &&
+                  residual.is_contiguous() && residual.scalar_type() == x.scalar_type() &&
+                  residual.device() == x.device();
+  if (!in_place) return residual + torch::linear(x, proj->weight, proj->bias);
+  residual.view({-1, residual.size(-1)}).addmm_(x.reshape({-1, x.size(-1)}), proj->weight.t());
+  return residual;
+}
+
+}  // namespace
+
 LlamaAttentionImpl::LlamaAttentionImpl(const ModelConfig& c, const torch::TensorOptions& options)
     : heads(c.num_attention_heads), kv_heads(c.num_key_value_heads), head_dim(c.head_dim) {
   auto linear = [&](int64_t in, int64_t out) { return Linear(in, out, c.attention_bias, options); };
@@ -99,7 +115,7 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> LlamaAttentionImpl::proj
 
 torch::Tensor LlamaAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& cos,
                                           const torch::Tensor& sin, int64_t layer, int64_t start,
-                                          KvCache* cache) {
+                                          KvCache* cache, const torch::Tensor& residual) {
   int64_t b = x.size(0), t = x.size(1);
   auto [q, k, v] = project(x);
   q = q.view({b, t, heads, head_dim}).transpose(1, 2);     // [B, H, T, D]
@@ -110,7 +126,8 @@ torch::Tensor LlamaAttentionImpl::forward(const torch::Tensor& x, const torch::T
   k = apply_rotary(k, cos, sin);
   if (cache != nullptr) std::tie(k, v) = cache->append(layer, start, k, v);  // [B, K, S, D]
   torch::Tensor out = prefill_attention(q, k, v);                            // [B, H, T, D]
-  return o_proj(out.transpose(1, 2).reshape({b, t, heads * head_dim}));
+  out = out.transpose(1, 2).reshape({b, t, heads * head_dim});
+  return residual.defined() ? add_projection(residual, o_proj, out) : o_proj(out);
 }
 
 torch::Tensor LlamaAttentionImpl::forward_tail(const torch::Tensor& x, const torch::Tensor& cos,
@@ -195,13 +212,16 @@ LlamaMLPImpl::LlamaMLPImpl(const ModelConfig& c, const torch::TensorOptions& opt
   down_proj = register_module("down_proj", linear(c.intermediate_size, c.hidden_size));
 }
 
-torch::Tensor LlamaMLPImpl::forward(const torch::Tensor& x) {
+torch::Tensor LlamaMLPImpl::forward(const torch::Tensor& x, const torch::Tensor& residual) {
+  torch::Tensor hidden;            // [B, T, F]
   if (gate_up_weight.defined()) {  // one matmul: [B, T, 2F]
     std::vector<torch::Tensor> gate_up =
         torch::linear(x, gate_up_weight, gate_up_bias).chunk(2, -1);
-    return down_proj(swiglu(gate_up[0], gate_up[1]));
+    hidden = swiglu(gate_up[0], gate_up[1]);
+  } else {
+    hidden = swiglu(gate_proj(x), up_proj(x));
   }
-  return down_proj(swiglu(gate_proj(x), up_proj(x)));  // [B, T, F] inside
+  return residual.defined() ? add_projection(residual, down_proj, hidden) : down_proj(hidden);
 }
 
 LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const ModelConfig& c,
@@ -217,8 +237,8 @@ LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const ModelConfig& c,
 torch::Tensor LlamaDecoderLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& cos,
                                              const torch::Tensor& sin, int64_t layer, int64_t start,
                                              KvCache* cache) {
-  torch::Tensor h = x + self_attn(input_layernorm(x), cos, sin, layer, start, cache);
-  return h + mlp(post_attention_layernorm(h));
+  torch::Tensor h = self_attn(input_layernorm(x), cos, sin, layer, start, cache, /*residual=*/x);
+  return mlp(post_attention_layernorm(h), /*residual=*/h);
 }
 
 torch::Tensor LlamaDecoderLayerImpl::forward_tail(const torch::Tensor& x, const torch::Tensor& cos,
@@ -228,7 +248,7 @@ torch::Tensor LlamaDecoderLayerImpl::forward_tail(const torch::Tensor& x, const 
       self_attn->forward_tail(input_layernorm(x), cos, sin, layer, start, cache, keep);
   if (keep == 0) return attended;  // [B, 0, d]
   torch::Tensor h = x.narrow(1, x.size(1) - keep, keep) + attended;
-  return h + mlp(post_attention_layernorm(h));
+  return mlp(post_attention_layernorm(h), /*residual=*/h);
 }
 
 torch::Tensor LlamaDecoderLayerImpl::attention_block(const torch::Tensor& x,
@@ -388,7 +408,7 @@ torch::Tensor LlamaDecoderLayerImpl::decode(const torch::Tensor& x, const torch:
                                             KvCache& cache) {
   torch::Tensor h =
       x + self_attn->decode(input_layernorm(x), cos, sin, layer, step, visible, cache);
-  return h + mlp(post_attention_layernorm(h));
+  return mlp(post_attention_layernorm(h), /*residual=*/h);
 }
 
 torch::Tensor LlamaForCausalLMImpl::logits(const torch::Tensor& hidden) {

@@ -98,9 +98,12 @@ struct DecodeStep {
 
 struct LlamaAttentionImpl : torch::nn::Module {
   explicit LlamaAttentionImpl(const ModelConfig& config, const torch::TensorOptions& options = {});
-  // x [B, T, d]; cos, sin [T, D]; start: position of x's first token.
+  // x [B, T, d]; cos, sin [T, D]; start: position of x's first token. With a residual
+  // [B, T, d], returns residual + attention (add_projection in llama.cpp: without gradients the
+  // sum is written over residual).
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                        int64_t layer, int64_t start, KvCache* cache);
+                        int64_t layer, int64_t start, KvCache* cache,
+                        const torch::Tensor& residual = {});
   // forward's output for the last `keep` positions of x only ([B, keep, d], keep may be 0).
   // Every position's keys/values still enter the cache; only the last `keep` are queried.
   torch::Tensor forward_tail(const torch::Tensor& x, const torch::Tensor& cos,
@@ -124,7 +127,9 @@ TORCH_MODULE(LlamaAttention);
 
 struct LlamaMLPImpl : torch::nn::Module {
   explicit LlamaMLPImpl(const ModelConfig& config, const torch::TensorOptions& options = {});
-  torch::Tensor forward(const torch::Tensor& x);  // down(silu(gate(x)) * up(x))
+  // down(silu(gate(x)) * up(x)), plus residual where one is given (written over it without
+  // gradients, as LlamaAttention::forward).
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& residual = {});
   Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
   torch::Tensor gate_up_weight, gate_up_bias;  // after fuse_projections(): [gate; up] rows
 };
@@ -133,6 +138,8 @@ TORCH_MODULE(LlamaMLP);
 struct LlamaDecoderLayerImpl : torch::nn::Module {
   explicit LlamaDecoderLayerImpl(const ModelConfig& config,
                                  const torch::TensorOptions& options = {});
+  // x + attention(norm(x)), then h + mlp(norm(h)). Without gradients (inference) the output is
+  // written over x's storage: the residual sums ride on the o_proj and down_proj matmuls.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                         int64_t layer, int64_t start, KvCache* cache);
   // forward's output for the last `keep` positions of x only (LlamaAttention::forward_tail).
