@@ -26,6 +26,14 @@
 #define LONGCTX_CUDNN_ATTENTION 1
 #endif
 
+// Flash attention's packed-sequence entry with a per-sequence count of keys used (seqused_k):
+// libtorch 2.5+.
+#if (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 5)) && \
+    __has_include(<ATen/ops/_flash_attention_forward.h>)
+#include <ATen/ops/_flash_attention_forward.h>
+#define LONGCTX_FLASH_DECODE 1
+#endif
+
 namespace longctx {
 
 namespace {
@@ -107,7 +115,68 @@ void merge_kernel(const torch::Tensor& out_a, const torch::Tensor& lse_a,
 }
 #endif
 
+#ifdef LONGCTX_FLASH_DECODE
+// LONGCTX_FLASH_DECODE=0 keeps decoding on masked_attention, for comparisons.
+bool flash_decode_enabled() {
+  static const bool enabled = [] {
+    const char* value = std::getenv("LONGCTX_FLASH_DECODE");
+    return value == nullptr || std::string(value) != "0";
+  }();
+  return enabled;
+}
+#endif
+
 }  // namespace
+
+DecodeVisibility::DecodeVisibility(const torch::Tensor& position, int64_t window) {
+  visible = torch::arange(window, position.options()) <= position;
+  used = (position + 1).to(torch::kInt);
+  auto ints = position.options().dtype(torch::kInt);
+  query_offsets = torch::arange(0, 2, ints);
+  key_offsets = torch::arange(0, 2 * window, window, ints);
+}
+
+bool flash_decode_fits(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
+#ifdef LONGCTX_FLASH_DECODE
+  bool half = q.scalar_type() == torch::kBFloat16 || q.scalar_type() == torch::kHalf;
+  int64_t d = q.size(3);
+  return flash_decode_enabled() && q.is_cuda() && half && k.scalar_type() == q.scalar_type() &&
+         v.scalar_type() == q.scalar_type() && q.size(0) == 1 && k.size(0) == 1 && d % 8 == 0 &&
+         d <= 256 && k.size(3) == d && v.size(3) == d && k.stride(3) == 1 && v.stride(3) == 1 &&
+         !torch::GradMode::is_enabled();
+#else
+  (void)q, (void)k, (void)v;
+  return false;
+#endif
+}
+
+bool flash_decode_built() {
+#ifdef LONGCTX_FLASH_DECODE
+  return true;
+#else
+  return false;
+#endif
+}
+
+torch::Tensor decode_attention(const torch::Tensor& q, const torch::Tensor& k,
+                               const torch::Tensor& v, const DecodeVisibility& visibility) {
+#ifdef LONGCTX_FLASH_DECODE
+  if (flash_decode_fits(q, k, v)) {
+    int64_t kv = q.size(1), g = q.size(2), d = q.size(3), w = k.size(2);
+    // Packed layout: one query of H = K * G heads (head h reads key/value head h / G, as the
+    // rows are ordered), and the window's keys [W, K, D] as a strided view of the cache.
+    auto result = at::_flash_attention_forward(
+        q.reshape({1, kv * g, d}), k.select(0, 0).transpose(0, 1), v.select(0, 0).transpose(0, 1),
+        visibility.query_offsets, visibility.key_offsets, /*max_q=*/1, /*max_k=*/w,
+        /*dropout_p=*/0.0, /*is_causal=*/false, /*return_debug_mask=*/false,
+        /*scale=*/std::nullopt, /*window_size_left=*/std::nullopt,
+        /*window_size_right=*/std::nullopt, /*seqused_k=*/visibility.used,
+        /*alibi_slopes=*/std::nullopt);
+    return std::get<0>(result).view({1, kv, g, d});
+  }
+#endif
+  return masked_attention(q, k, v, visibility.visible);
+}
 
 bool recurring_chunk(int64_t queries, int64_t cached) {
   return queries >= kMinRecurringChunk && cached % queries == 0;

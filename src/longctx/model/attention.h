@@ -54,6 +54,30 @@ torch::Tensor blockwise_causal_attention(const torch::Tensor& q, const torch::Te
 // Whether this libtorch has the cuDNN attention op with its log-sum-exp (2.5+).
 bool blockwise_attention_built();
 
+// Which cache positions a decoding step attends: the window [0, W), of which the positions up to
+// the new token's are visible. Made once per token on the position's device and shared by every
+// layer; every tensor is computed there from `position`, so a CUDA graph may capture it.
+struct DecodeVisibility {
+  DecodeVisibility(const torch::Tensor& position, int64_t window);  // position: [1] long
+  torch::Tensor visible;        // [W] bool: position >= key position (masked_attention)
+  torch::Tensor used;           // [1] int32: position + 1, the keys Flash reads (seqused_k)
+  torch::Tensor query_offsets;  // [2] int32 [0, 1]: Flash's packed layout, one query
+  torch::Tensor key_offsets;    // [2] int32 [0, W]
+};
+
+// Attention of one token's queries, q [B, K, G, D] (the G query heads of each key/value head as
+// rows), over cache views k, v [B, K, W, D], keys past the token hidden. On CUDA with libtorch
+// 2.5+ (bf16/fp16, B = 1, D a multiple of 8 up to 256) this is one Flash call that reads only
+// the `used` keys of the window, split over the GPU (flash_decode_fits); elsewhere, or with
+// LONGCTX_FLASH_DECODE=0, masked_attention (torch_compat.h): float32 scores over the whole
+// window. Returns [B, K, G, D] in q's dtype.
+torch::Tensor decode_attention(const torch::Tensor& q, const torch::Tensor& k,
+                               const torch::Tensor& v, const DecodeVisibility& visibility);
+// Whether decode_attention takes the Flash call for these tensors.
+bool flash_decode_fits(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v);
+// Whether this libtorch has that Flash entry (2.5+).
+bool flash_decode_built();
+
 // Merges two attentions of the same queries over disjoint key sets into the attention over the
 // union: out = (exp(lse_a) * out_a + exp(lse_b) * out_b) / (exp(lse_a) + exp(lse_b)), in
 // float32, rounded once to out's dtype. out_a, out_b, out [B, H, T, D]; lse_a, lse_b [B, H, T]

@@ -3,7 +3,8 @@
 // the causal attention of the whole prompt or of a chunk after cached keys (float64 textbook
 // formula on the GPU, and the one call the model made before), for grouped and plain heads,
 // both head sizes of the model presets and a last block shorter than the others; the kernel
-// must match the libtorch-op merge to within one rounding.
+// must match the libtorch-op merge to within one rounding. Decoding attention (Flash over the
+// used part of a cache window) must give the masked float64 attention of the visible keys.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -81,6 +82,54 @@ TEST(BlockwisePrefillAttention, EqualsCausalAttentionOfThePromptOrChunk) {
       EXPECT_TRUE(
           torch::equal(prefill_attention(q, k, v, c.block), takes_blocks ? blocks : one_call))
           << what << (takes_blocks ? ": blocks" : ": one call");
+    }
+  }
+}
+
+TEST(DecodeAttentionGpu, FlashOverTheUsedKeysEqualsMaskedAttention) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  if (!flash_decode_built()) GTEST_SKIP() << "libtorch without Flash's packed entry (< 2.5)";
+  torch::manual_seed(8);
+  torch::NoGradGuard no_grad;
+  struct Shape {
+    int64_t kv_heads, groups, head_dim;
+  };
+  // TinyLlama's and Llama-3 8B's heads, and plain heads (one query row per key/value head).
+  for (Shape s : {Shape{4, 8, 64}, Shape{8, 4, 128}, Shape{4, 1, 128}}) {
+    for (torch::ScalarType dtype : {torch::kBFloat16, torch::kHalf}) {
+      auto options = torch::dtype(dtype).device(torch::kCUDA);
+      // A cache longer than the window, as Generator's: the window is a view of it.
+      torch::Tensor cache_k = torch::randn({1, s.kv_heads, 8192 + 1024, s.head_dim}, options);
+      torch::Tensor cache_v = torch::randn_like(cache_k);
+      for (int64_t window : {4096, 8192}) {
+        torch::Tensor k = cache_k.narrow(2, 0, window), v = cache_v.narrow(2, 0, window);
+        for (int64_t position : {int64_t{0}, int64_t{1}, int64_t{1000}, window - 1}) {
+          std::string what =
+              fmt::format("K {} G {} D {} {} window {} position {}", s.kv_heads, s.groups,
+                          s.head_dim, c10::toString(dtype), window, position);
+          torch::Tensor q = torch::randn({1, s.kv_heads, s.groups, s.head_dim}, options);
+          DecodeVisibility visibility(torch::full({1}, position, options.dtype(torch::kLong)),
+                                      window);
+          EXPECT_TRUE(flash_decode_fits(q, k, v)) << what;
+          torch::Tensor out = decode_attention(q, k, v, visibility);
+          ASSERT_EQ(out.sizes(), q.sizes()) << what;
+          ASSERT_EQ(out.scalar_type(), dtype) << what;
+          // Float64 over the keys [0, position]; the G rows of a key/value head are queries.
+          torch::Tensor used_k = k.narrow(2, 0, position + 1),
+                        used_v = v.narrow(2, 0, position + 1);
+          torch::Tensor truth = torch::matmul(
+              torch::softmax(
+                  torch::matmul(q.to(torch::kDouble), used_k.to(torch::kDouble).transpose(2, 3)) /
+                      std::sqrt(double(s.head_dim)),
+                  -1),
+              used_v.to(torch::kDouble));
+          double flash_error = relative_error(out, truth);
+          double masked_error =
+              relative_error(masked_attention(q, k, v, visibility.visible), truth);
+          EXPECT_LT(flash_error, 1e-2) << what;
+          EXPECT_LT(flash_error, 1.5 * masked_error + 1e-3) << what << " masked " << masked_error;
+        }
+      }
     }
   }
 }

@@ -164,7 +164,7 @@ torch::Tensor LlamaAttentionImpl::forward_tail(const torch::Tensor& x, const tor
 
 torch::Tensor LlamaAttentionImpl::decode(const torch::Tensor& x, const torch::Tensor& cos,
                                          const torch::Tensor& sin, int64_t layer,
-                                         const DecodeStep& step, const torch::Tensor& visible,
+                                         const DecodeStep& step, const DecodeVisibility& visibility,
                                          KvCache& cache) {
   int64_t b = x.size(0);
   auto [q, k, v] = project(x);
@@ -175,7 +175,7 @@ torch::Tensor LlamaAttentionImpl::decode(const torch::Tensor& x, const torch::Te
   // The H / K query heads of a group become G rows against their one key/value head, so the
   // cache is read once and never repeated per query head: [B, K, G, D].
   torch::Tensor rows = q.view({b, kv_heads, heads / kv_heads, head_dim});
-  torch::Tensor out = masked_attention(rows, keys, values, visible);  // [B, K, G, D]
+  torch::Tensor out = decode_attention(rows, keys, values, visibility);  // [B, K, G, D]
   return o_proj(out.reshape({b, 1, heads * head_dim}));
 }
 
@@ -345,11 +345,10 @@ torch::Tensor LlamaForCausalLMImpl::decode_hidden(const torch::Tensor& ids, cons
   torch::Tensor h = model->embed_tokens(ids);                         // [B, 1, d]
   torch::Tensor cos = step.cos_table.index_select(0, step.position);  // [1, D]
   torch::Tensor sin = step.sin_table.index_select(0, step.position);
-  torch::Tensor visible =
-      torch::arange(step.window, step.position.options()) <= step.position;  // [W] bool
+  DecodeVisibility visibility(step.position, step.window);  // once for every layer
   for (size_t l = 0; l < model->layers->size(); ++l) {
     h = model->layers[l]->as<LlamaDecoderLayer>()->decode(h, cos, sin, static_cast<int64_t>(l),
-                                                          step, visible, cache);
+                                                          step, visibility, cache);
   }
   return model->norm(h);
 }
@@ -404,10 +403,10 @@ torch::Tensor LlamaForCausalLMImpl::forward_train(const torch::Tensor& ids,
 
 torch::Tensor LlamaDecoderLayerImpl::decode(const torch::Tensor& x, const torch::Tensor& cos,
                                             const torch::Tensor& sin, int64_t layer,
-                                            const DecodeStep& step, const torch::Tensor& visible,
-                                            KvCache& cache) {
+                                            const DecodeStep& step,
+                                            const DecodeVisibility& visibility, KvCache& cache) {
   torch::Tensor h =
-      x + self_attn->decode(input_layernorm(x), cos, sin, layer, step, visible, cache);
+      x + self_attn->decode(input_layernorm(x), cos, sin, layer, step, visibility, cache);
   return mlp(post_attention_layernorm(h), /*residual=*/h);
 }
 

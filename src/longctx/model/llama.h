@@ -16,6 +16,7 @@
 #include <optional>
 #include <vector>
 
+#include "longctx/model/attention.h"
 #include "longctx/model/config.h"
 
 namespace longctx {
@@ -109,9 +110,9 @@ struct LlamaAttentionImpl : torch::nn::Module {
   torch::Tensor forward_tail(const torch::Tensor& x, const torch::Tensor& cos,
                              const torch::Tensor& sin, int64_t layer, int64_t start, KvCache& cache,
                              int64_t keep);
-  // Decoding one token: x [B, 1, d]; cos, sin [1, D]; visible [window] bool.
+  // Decoding one token: x [B, 1, d]; cos, sin [1, D]; the cache positions it sees.
   torch::Tensor decode(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                       int64_t layer, const DecodeStep& step, const torch::Tensor& visible,
+                       int64_t layer, const DecodeStep& step, const DecodeVisibility& visibility,
                        KvCache& cache);
   // Training: the same attention with train_ops' RoPE, optionally masked at document bounds.
   torch::Tensor forward_train(const torch::Tensor& x, const torch::Tensor& cos,
@@ -146,9 +147,9 @@ struct LlamaDecoderLayerImpl : torch::nn::Module {
   torch::Tensor forward_tail(const torch::Tensor& x, const torch::Tensor& cos,
                              const torch::Tensor& sin, int64_t layer, int64_t start, KvCache& cache,
                              int64_t keep);
-  // Decoding one token: x [B, 1, d]; cos, sin [1, D]; visible [window] bool.
+  // Decoding one token: x [B, 1, d]; cos, sin [1, D]; the cache positions it sees.
   torch::Tensor decode(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                       int64_t layer, const DecodeStep& step, const torch::Tensor& visible,
+                       int64_t layer, const DecodeStep& step, const DecodeVisibility& visibility,
                        KvCache& cache);
   // Training halves of forward: x + attention(norm(x)), and h + mlp(norm(h)).
   torch::Tensor attention_block(const torch::Tensor& x, const torch::Tensor& cos,
