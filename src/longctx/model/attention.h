@@ -18,6 +18,9 @@
 // needs no plan. On the needle grid that made prefill 1.3x (TinyLlama) to 1.4x (Llama-3 8B)
 // faster than Flash alone, where cuDNN for every chunk had been slower than Flash.
 //
+// Decoding (decode_attention) is the other end: one token's queries against the cache. One Flash
+// call reads only the keys in use; the float32 math it replaced read the whole window.
+//
 // Shapes: B batch, H query heads, K key/value heads (H a multiple of K), T tokens, D head dim.
 //
 //   torch::Tensor out = prefill_attention(q, k, v);  // q [B, H, T, D], k, v [B, K, T, D]
