@@ -86,8 +86,7 @@ namespace {
 // [T, d] output: the caller must not need residual's old values.
 torch::Tensor add_projection(torch::Tensor residual, const Linear& proj, const torch::Tensor& x) {
   bool in_place = !torch::GradMode::is_enabled() && !proj->bias.defined() &&
-                  residual.is_contiguous() && residual.scalar_type() == x.scalar_type() &&
-                  residual.device() == x.device();
+                  residual.is_contiguous() && residual.scalar_type() == x.scalar_type();
   if (!in_place) return residual + torch::linear(x, proj->weight, proj->bias);
   residual.view({-1, residual.size(-1)}).addmm_(x.reshape({-1, x.size(-1)}), proj->weight.t());
   return residual;
@@ -115,28 +114,15 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> LlamaAttentionImpl::proj
 
 torch::Tensor LlamaAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& cos,
                                           const torch::Tensor& sin, int64_t layer, int64_t start,
-                                          KvCache* cache, const torch::Tensor& residual) {
-  int64_t b = x.size(0), t = x.size(1);
-  auto [q, k, v] = project(x);
-  q = q.view({b, t, heads, head_dim}).transpose(1, 2);     // [B, H, T, D]
-  k = k.view({b, t, kv_heads, head_dim}).transpose(1, 2);  // [B, K, T, D]
-  v = v.view({b, t, kv_heads, head_dim}).transpose(1, 2);  // [B, K, T, D]
-  // x * cos + rotate_half(x) * sin (train_ops.h): cos, sin [T, D] broadcast over B and heads.
-  q = apply_rotary(q, cos, sin);
-  k = apply_rotary(k, cos, sin);
-  if (cache != nullptr) std::tie(k, v) = cache->append(layer, start, k, v);  // [B, K, S, D]
-  torch::Tensor out = prefill_attention(q, k, v);                            // [B, H, T, D]
-  out = out.transpose(1, 2).reshape({b, t, heads * head_dim});
-  return residual.defined() ? add_projection(residual, o_proj, out) : o_proj(out);
-}
-
-torch::Tensor LlamaAttentionImpl::forward_tail(const torch::Tensor& x, const torch::Tensor& cos,
-                                               const torch::Tensor& sin, int64_t layer,
-                                               int64_t start, KvCache& cache, int64_t keep) {
+                                          KvCache* cache, const torch::Tensor& residual,
+                                          int64_t keep) {
   int64_t b = x.size(0), t = x.size(1), q_width = heads * head_dim, kv_width = kv_heads * head_dim;
-  torch::Tensor tail = x.narrow(1, t - keep, keep);  // [B, keep, d]
+  if (keep < 0) keep = t;
   torch::Tensor q, k, v;
-  if (qkv_weight.defined()) {  // the fused weight's k/v rows for every position, q rows for tail
+  if (keep == t) {
+    std::tie(q, k, v) = project(x);
+  } else if (qkv_weight.defined()) {  // the fused weight's k/v rows for every position, its q
+                                      // rows for the kept ones
     auto rows = [&](const torch::Tensor& w, int64_t from, int64_t count) {
       return w.defined() ? w.narrow(0, from, count) : torch::Tensor();
     };
@@ -144,22 +130,25 @@ torch::Tensor LlamaAttentionImpl::forward_tail(const torch::Tensor& x, const tor
                                      rows(qkv_bias, q_width, 2 * kv_width));  // [B, T, 2 K D]
     k = kv.narrow(-1, 0, kv_width);
     v = kv.narrow(-1, kv_width, kv_width);
-    q = torch::linear(tail, rows(qkv_weight, 0, q_width), rows(qkv_bias, 0, q_width));
+    q = torch::linear(x.narrow(1, t - keep, keep), rows(qkv_weight, 0, q_width),
+                      rows(qkv_bias, 0, q_width));
   } else {
-    q = q_proj(tail);
+    q = q_proj(x.narrow(1, t - keep, keep));
     k = k_proj(x);
     v = v_proj(x);
   }
+  // x * cos + rotate_half(x) * sin (train_ops.h): cos, sin [T, D] broadcast over B and heads.
   k = apply_rotary(k.view({b, t, kv_heads, head_dim}).transpose(1, 2), cos, sin);  // [B, K, T, D]
   v = v.view({b, t, kv_heads, head_dim}).transpose(1, 2);                          // [B, K, T, D]
-  std::tie(k, v) = cache.append(layer, start, k, v);                               // [B, K, S, D]
+  if (cache != nullptr) std::tie(k, v) = cache->append(layer, start, k, v);        // [B, K, S, D]
   if (keep == 0) return x.narrow(1, t, 0);
   q = apply_rotary(q.view({b, keep, heads, head_dim}).transpose(1, 2),
                    cos.narrow(0, t - keep, keep),
                    sin.narrow(0, t - keep, keep));  // [B, H, keep, D]
-  // The last `keep` queries against every key so far: a chunk after cached keys.
+  // The kept queries against every key so far (a chunk after cached keys when keep < t).
   torch::Tensor out = prefill_attention(q, k, v);  // [B, H, keep, D]
-  return o_proj(out.transpose(1, 2).reshape({b, keep, q_width}));
+  out = out.transpose(1, 2).reshape({b, keep, q_width});
+  return residual.defined() ? add_projection(residual, o_proj, out) : o_proj(out);
 }
 
 torch::Tensor LlamaAttentionImpl::decode(const torch::Tensor& x, const torch::Tensor& cos,
@@ -236,18 +225,11 @@ LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const ModelConfig& c,
 
 torch::Tensor LlamaDecoderLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& cos,
                                              const torch::Tensor& sin, int64_t layer, int64_t start,
-                                             KvCache* cache) {
-  torch::Tensor h = self_attn(input_layernorm(x), cos, sin, layer, start, cache, /*residual=*/x);
-  return mlp(post_attention_layernorm(h), /*residual=*/h);
-}
-
-torch::Tensor LlamaDecoderLayerImpl::forward_tail(const torch::Tensor& x, const torch::Tensor& cos,
-                                                  const torch::Tensor& sin, int64_t layer,
-                                                  int64_t start, KvCache& cache, int64_t keep) {
-  torch::Tensor attended =
-      self_attn->forward_tail(input_layernorm(x), cos, sin, layer, start, cache, keep);
-  if (keep == 0) return attended;  // [B, 0, d]
-  torch::Tensor h = x.narrow(1, x.size(1) - keep, keep) + attended;
+                                             KvCache* cache, int64_t keep) {
+  if (keep < 0) keep = x.size(1);
+  torch::Tensor residual = x.narrow(1, x.size(1) - keep, keep);  // [B, keep, d]
+  torch::Tensor h = self_attn(input_layernorm(x), cos, sin, layer, start, cache, residual, keep);
+  if (keep == 0) return h;  // [B, 0, d]
   return mlp(post_attention_layernorm(h), /*residual=*/h);
 }
 
@@ -313,31 +295,30 @@ std::pair<torch::Tensor, torch::Tensor> LlamaForCausalLMImpl::rotary(int64_t sta
 
 torch::Tensor LlamaForCausalLMImpl::forward_hidden(const torch::Tensor& ids, int64_t start,
                                                    KvCache* cache) {
-  torch::Tensor h = model->embed_tokens(ids);  // [B, T, d]
-  auto [cos, sin] = rotary(start, ids.size(1), h.device(), h.scalar_type());
-  for (size_t l = 0; l < model->layers->size(); ++l) {
-    h = model->layers[l]->as<LlamaDecoderLayer>()->forward(h, cos, sin, static_cast<int64_t>(l),
-                                                           start, cache);
-  }
-  if (cache != nullptr) cache->set_size(start + ids.size(1));
-  return model->norm(h);
+  return hidden_states(ids, start, cache, ids.size(1));
 }
 
 torch::Tensor LlamaForCausalLMImpl::prefill(const torch::Tensor& ids, int64_t start, KvCache& cache,
                                             int64_t keep) {
-  int64_t t = ids.size(1);
-  if (keep < 0 || keep > t) {
-    throw Error(fmt::format("prefill of {} tokens cannot return the last {} positions", t, keep));
+  if (keep < 0 || keep > ids.size(1)) {
+    throw Error(
+        fmt::format("prefill of {} tokens cannot return the last {} positions", ids.size(1), keep));
   }
+  return hidden_states(ids, start, &cache, keep);
+}
+
+torch::Tensor LlamaForCausalLMImpl::hidden_states(const torch::Tensor& ids, int64_t start,
+                                                  KvCache* cache, int64_t keep) {
   torch::Tensor h = model->embed_tokens(ids);  // [B, T, d]
-  auto [cos, sin] = rotary(start, t, h.device(), h.scalar_type());
-  auto last = static_cast<int64_t>(model->layers->size()) - 1;
-  for (int64_t l = 0; l < last; ++l)
-    h = model->layers[l]->as<LlamaDecoderLayer>()->forward(h, cos, sin, l, start, &cache);
-  h = model->layers[last]->as<LlamaDecoderLayer>()->forward_tail(h, cos, sin, last, start, cache,
-                                                                 keep);  // [B, keep, d]
-  cache.set_size(start + t);
-  return keep == 0 ? h : model->norm(h);
+  auto [cos, sin] = rotary(start, ids.size(1), h.device(), h.scalar_type());
+  auto layers = static_cast<int64_t>(model->layers->size());
+  for (int64_t l = 0; l < layers; ++l) {
+    // Only the last layer's output is read at the kept positions alone.
+    h = model->layers[l]->as<LlamaDecoderLayer>()->forward(h, cos, sin, l, start, cache,
+                                                           l + 1 == layers ? keep : -1);
+  }
+  if (cache != nullptr) cache->set_size(start + ids.size(1));
+  return keep == 0 ? h : model->norm(h);  // [B, keep, d]
 }
 
 torch::Tensor LlamaForCausalLMImpl::decode_hidden(const torch::Tensor& ids, const DecodeStep& step,

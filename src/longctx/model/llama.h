@@ -99,17 +99,14 @@ struct DecodeStep {
 
 struct LlamaAttentionImpl : torch::nn::Module {
   explicit LlamaAttentionImpl(const ModelConfig& config, const torch::TensorOptions& options = {});
-  // x [B, T, d]; cos, sin [T, D]; start: position of x's first token. With a residual
-  // [B, T, d], returns residual + attention (add_projection in llama.cpp: without gradients the
-  // sum is written over residual).
+  // x [B, T, d]; cos, sin [T, D]; start: position of x's first token. Every position's keys
+  // and values enter the cache; the output is that of the last `keep` positions only
+  // ([B, keep, d]; -1: all T, 0: none), whose queries alone are computed. With a residual
+  // [B, keep, d], returns residual + attention (add_projection in llama.cpp: without gradients
+  // the sum is written over residual).
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                         int64_t layer, int64_t start, KvCache* cache,
-                        const torch::Tensor& residual = {});
-  // forward's output for the last `keep` positions of x only ([B, keep, d], keep may be 0).
-  // Every position's keys/values still enter the cache; only the last `keep` are queried.
-  torch::Tensor forward_tail(const torch::Tensor& x, const torch::Tensor& cos,
-                             const torch::Tensor& sin, int64_t layer, int64_t start, KvCache& cache,
-                             int64_t keep);
+                        const torch::Tensor& residual = {}, int64_t keep = -1);
   // Decoding one token: x [B, 1, d]; cos, sin [1, D]; the cache positions it sees.
   torch::Tensor decode(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                        int64_t layer, const DecodeStep& step, const DecodeVisibility& visibility,
@@ -139,14 +136,12 @@ TORCH_MODULE(LlamaMLP);
 struct LlamaDecoderLayerImpl : torch::nn::Module {
   explicit LlamaDecoderLayerImpl(const ModelConfig& config,
                                  const torch::TensorOptions& options = {});
-  // x + attention(norm(x)), then h + mlp(norm(h)). Without gradients (inference) the output is
-  // written over x's storage: the residual sums ride on the o_proj and down_proj matmuls.
+  // x + attention(norm(x)), then h + mlp(norm(h)), for the last `keep` positions (-1: all; the
+  // others only enter the cache, LlamaAttention::forward). Without gradients (inference) the
+  // output is written over x's storage: the residual sums ride on the o_proj and down_proj
+  // matmuls.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                        int64_t layer, int64_t start, KvCache* cache);
-  // forward's output for the last `keep` positions of x only (LlamaAttention::forward_tail).
-  torch::Tensor forward_tail(const torch::Tensor& x, const torch::Tensor& cos,
-                             const torch::Tensor& sin, int64_t layer, int64_t start, KvCache& cache,
-                             int64_t keep);
+                        int64_t layer, int64_t start, KvCache* cache, int64_t keep = -1);
   // Decoding one token: x [B, 1, d]; cos, sin [1, D]; the cache positions it sees.
   torch::Tensor decode(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                        int64_t layer, const DecodeStep& step, const DecodeVisibility& visibility,
@@ -212,6 +207,11 @@ struct LlamaForCausalLMImpl : torch::nn::Module {
   Linear lm_head{nullptr};  // shares model.embed_tokens.weight when tied
 
  private:
+  // forward_hidden and prefill: every layer at every position but the last layer, which is
+  // queried at the last `keep` positions only.
+  torch::Tensor hidden_states(const torch::Tensor& ids, int64_t start, KvCache* cache,
+                              int64_t keep);
+
   ModelConfig config_;
 };
 TORCH_MODULE(LlamaForCausalLM);
