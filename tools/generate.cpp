@@ -27,7 +27,7 @@ struct GenerateFlags {
   std::string prompt_file;
   std::string prompt;
   int64_t max_new_tokens = 50;
-  int64_t chunk_tokens = 4096;
+  int64_t chunk_tokens = 0;  // 0: auto_prefill_chunk
   bool bos = true;
   bool json = false;
 };
@@ -77,9 +77,12 @@ CommandRun add_generate_command(CLI::App& app) {
   command->add_option("--max-new-tokens", flags->max_new_tokens, "Tokens to generate at most")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  command->add_option("--chunk", flags->chunk_tokens, "Prompt tokens per prefill chunk")
+  command
+      ->add_option("--chunk", flags->chunk_tokens,
+                   "Prompt tokens per prefill chunk (0: on CUDA as many as the free memory "
+                   "holds, up to the whole prompt; 4096 on the CPU)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::NonNegativeNumber);
   command->add_flag("--bos,!--no-bos", flags->bos, "Put BOS before the prompt (default on)");
   command->add_flag("--json", flags->json, "Print JSON (ids, text, timings)");
   return [flags, file, text] {

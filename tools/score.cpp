@@ -15,6 +15,8 @@
 #include "longctx/base/error.h"
 #include "longctx/base/files.h"
 #include "longctx/data/tokenizer.h"
+#include "longctx/model/device.h"
+#include "longctx/model/generation.h"
 #include "model_flags.h"
 
 namespace longctx {
@@ -27,8 +29,12 @@ struct ScoreFlags {
   std::string ids_file;
   bool bos = true;
   bool json = false;
-  int64_t chunk_tokens = 4096;
+  int64_t chunk_tokens = 0;  // 0: as generate picks it (auto_prefill_chunk)
 };
+
+// Rows of the LM head computed at a time: their float32 log-probabilities, [rows, V], exist at
+// once, whatever the chunk.
+constexpr int64_t kHeadRows = 4096;
 
 int run_score(const ScoreFlags& flags) {
   // Build the model, then the ids.
@@ -56,17 +62,31 @@ int run_score(const ScoreFlags& flags) {
   torch::Tensor all = torch::tensor(std::vector<int64_t>(ids.begin(), ids.end()), torch::kLong)
                           .unsqueeze(0)
                           .to(options.device);  // [1, T]
-  KvCache cache(model->config(), 1, t, options.device,
-                options.dtype.value_or(default_dtype(options.device)));
+  torch::ScalarType dtype = options.dtype.value_or(default_dtype(options.device));
+  KvCache cache(model->config(), 1, t, options.device, dtype);
+  // After the cache, so the free memory is what the activations may take, less one slice of
+  // the head: bf16 logits, their float32 copy and log-probabilities.
+  int64_t chunk = flags.chunk_tokens;
+  if (chunk == 0 && options.device.is_cuda()) {
+    uint64_t free = free_memory_bytes(options.device);
+    auto head = static_cast<uint64_t>(kHeadRows * model->config().vocab_size * 10);
+    chunk = auto_prefill_chunk(model->config(), dtype, t - 1, free > head ? free - head : 0);
+  } else if (chunk == 0) {
+    chunk = kCpuPrefillChunk;
+  }
   std::vector<float> losses;
   losses.reserve(static_cast<size_t>(t - 1));
-  for (int64_t start = 0; start < t - 1; start += flags.chunk_tokens) {
-    int64_t end = std::min(start + flags.chunk_tokens, t - 1);
+  for (int64_t start = 0; start < t - 1; start += chunk) {
+    int64_t end = std::min(start + chunk, t - 1);
     torch::Tensor hidden = model->forward_hidden(all.slice(1, start, end), start, &cache);
-    torch::Tensor lp = torch::log_softmax(model->logits(hidden).to(torch::kFloat), -1);
-    torch::Tensor target = all.slice(1, start + 1, end + 1).unsqueeze(-1);
-    torch::Tensor loss = (-lp.gather(-1, target)).reshape({-1}).to(torch::kCPU);
-    losses.insert(losses.end(), loss.data_ptr<float>(), loss.data_ptr<float>() + loss.numel());
+    for (int64_t row = start; row < end; row += kHeadRows) {
+      int64_t rows = std::min(kHeadRows, end - row);
+      torch::Tensor lp = torch::log_softmax(
+          model->logits(hidden.slice(1, row - start, row - start + rows)).to(torch::kFloat), -1);
+      torch::Tensor target = all.slice(1, row + 1, row + rows + 1).unsqueeze(-1);
+      torch::Tensor loss = (-lp.gather(-1, target)).reshape({-1}).to(torch::kCPU);
+      losses.insert(losses.end(), loss.data_ptr<float>(), loss.data_ptr<float>() + loss.numel());
+    }
   }
   double sum = 0;
   for (float l : losses) sum += l;
@@ -100,9 +120,12 @@ CommandRun add_score_command(CLI::App& app) {
   text->excludes(ids);
   command->add_flag("--bos,!--no-bos", flags->bos, "Put BOS before the text (default on)");
   command->add_flag("--json", flags->json, "Print JSON with every per-token loss");
-  command->add_option("--chunk", flags->chunk_tokens, "Tokens per forward chunk")
+  command
+      ->add_option("--chunk", flags->chunk_tokens,
+                   "Tokens per forward chunk (0: on CUDA as many as the free memory holds, "
+                   "up to the whole text; 4096 on the CPU)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::NonNegativeNumber);
   return [flags, text, ids] {
     if (text->count() == 0 && ids->count() == 0)
       throw Error("score needs --text-file or --ids-file");

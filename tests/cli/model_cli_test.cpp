@@ -190,6 +190,24 @@ double fixture_loss(const std::string& variant) {
   return summary[variant]["loss_f32"].get<double>();
 }
 
+// A chunk longer than the 4096 rows of LM head that score computes at a time gives the losses
+// of short chunks: every row scored once, against the right target.
+TEST_F(DebugModel, ScoreOfOneLongChunkEqualsShortChunks) {
+  std::mt19937 rng(6);
+  std::vector<int64_t> ids(5000);
+  for (int64_t& id : ids) id = static_cast<int64_t>(rng() % 1600);
+  write_ids(dir_->path() / "long.txt", ids);
+  std::string args = fmt::format("score --model {} --ids-file {} --json --device cpu",
+                                 model().string(), (dir_->path() / "long.txt").string());
+  nlohmann::json one = run_json(args + " --chunk 5000"),
+                 short_chunks = run_json(args + " --chunk 700");
+  ASSERT_FALSE(one.is_null() || short_chunks.is_null());
+  std::vector<double> a = one["losses"], b = short_chunks["losses"];
+  ASSERT_EQ(a.size(), 4999u);
+  ASSERT_EQ(b.size(), 4999u);
+  for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], 1e-4) << "token " << i;
+}
+
 // transformers' loss (model(ids, labels=ids).loss in float32) on the fixture models, dynamic
 // NTK included (96 tokens, beyond its 48 positions).
 TEST(ModelCli, ScoreEqualsTransformersLossOnFixtures) {

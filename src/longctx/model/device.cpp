@@ -6,6 +6,7 @@
 
 #ifdef LONGCTX_HAVE_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAGuard.h>
 #include <cuda_runtime_api.h>
 #endif
 
@@ -43,6 +44,18 @@ uint64_t total_memory_bytes(torch::Device device) {
     return 0;
   return prop.totalGlobalMem;
 }
+uint64_t free_memory_bytes(torch::Device device) {
+  if (!device.is_cuda()) return 0;
+  c10::DeviceIndex index = device.index() < 0 ? 0 : device.index();
+  c10::cuda::CUDAGuard guard(index);
+  size_t free = 0, total = 0;
+  if (cudaMemGetInfo(&free, &total) != cudaSuccess) return 0;
+  auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(index);
+  // [0]: the aggregate over both pools (StatType::AGGREGATE).
+  auto held =
+      static_cast<uint64_t>(stats.reserved_bytes[0].current - stats.allocated_bytes[0].current);
+  return static_cast<uint64_t>(free) + held;
+}
 void synchronize(torch::Device device) {
   if (device.is_cuda()) torch::cuda::synchronize(device.index());
 }
@@ -55,6 +68,9 @@ uint64_t peak_memory_bytes(torch::Device) {
 }
 void reset_peak_memory(torch::Device) {}
 uint64_t total_memory_bytes(torch::Device) {
+  return 0;
+}
+uint64_t free_memory_bytes(torch::Device) {
   return 0;
 }
 void synchronize(torch::Device) {}

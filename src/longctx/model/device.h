@@ -19,6 +19,9 @@ uint64_t peak_memory_bytes(torch::Device device);
 void reset_peak_memory(torch::Device device);
 // Total memory of the device (0 when unknown: CPU, or a build without CUDA).
 uint64_t total_memory_bytes(torch::Device device);
+// Memory a new allocation can still take: the device's free memory plus what libtorch's
+// caching allocator holds unused (0 when unknown: CPU, or a build without CUDA).
+uint64_t free_memory_bytes(torch::Device device);
 void synchronize(torch::Device device);
 // Dense bf16 peak of the device in FLOP/s for MFU (RECIPE.md section 5: 989e12 for H100/H200
 // SXM); 0 when unknown (CPU).

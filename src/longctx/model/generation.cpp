@@ -82,6 +82,7 @@ Generator::Generator(LlamaForCausalLM model, int64_t max_tokens, torch::Device d
                      torch::ScalarType dtype)
     : model_(std::move(model)),
       device_(device),
+      dtype_(dtype),
       max_tokens_(max_tokens),
       // Room to a multiple of 1024 positions, so that every decoding window is one
       // (masked_attention splits a long window in 1024s).
@@ -145,6 +146,24 @@ std::vector<std::pair<int64_t, int64_t>> prefill_chunks(int64_t from, int64_t to
   return chunks;
 }
 
+int64_t prefill_bytes_per_token(const ModelConfig& c, torch::ScalarType dtype) {
+  int64_t states = 2 * c.hidden_size;                 // the residual stream and its norm
+  int64_t mlp = 3 * c.intermediate_size;              // gate/up [T, 2F], SwiGLU [T, F]
+  int64_t q = c.num_attention_heads * c.head_dim;     // one [T, H, D]
+  int64_t kv = c.num_key_value_heads * c.head_dim;    // one [T, K, D]
+  int64_t attention = (q + 2 * kv) + kv + q + 2 * q;  // q/k/v, rotated k and q, two outputs
+  return static_cast<int64_t>(c10::elementSize(dtype)) * (states + std::max(mlp, attention));
+}
+
+int64_t auto_prefill_chunk(const ModelConfig& config, torch::ScalarType dtype,
+                           int64_t prompt_tokens, uint64_t free_bytes) {
+  constexpr int64_t unit = kCpuPrefillChunk;
+  int64_t whole = std::max<int64_t>((prompt_tokens + unit - 1) / unit, 1) * unit;
+  double per_token = 1.5 * static_cast<double>(prefill_bytes_per_token(config, dtype));
+  auto fits = static_cast<int64_t>(static_cast<double>(free_bytes) / per_token) / unit * unit;
+  return std::clamp(fits, unit, whole);
+}
+
 GenerationResult Generator::generate(const std::vector<int32_t>& prompt,
                                      const GenerationOptions& options) {
   if (prompt.empty()) throw Error("the prompt is empty");
@@ -175,7 +194,12 @@ GenerationResult Generator::generate(const std::vector<int32_t>& prompt,
                           .unsqueeze(0)
                           .to(device_);  // [1, T - reuse]
   torch::Tensor last;                    // [1, 1, d]: hidden state of the newest token
-  for (auto [start, end] : prefill_chunks(reuse, t, options.chunk_tokens)) {
+  // After the cache, so the free memory is what the activations may take.
+  int64_t chunk = options.chunk_tokens != 0 ? options.chunk_tokens
+                  : device_.is_cuda()
+                      ? auto_prefill_chunk(model_->config(), dtype_, t, free_memory_bytes(device_))
+                      : kCpuPrefillChunk;
+  for (auto [start, end] : prefill_chunks(reuse, t, chunk)) {
     // Only the prompt's last position needs a hidden state; the others fill the cache.
     last = model_->prefill(ids.slice(1, start - reuse, end - reuse), start, cache_,
                            /*keep=*/end == t ? 1 : 0);

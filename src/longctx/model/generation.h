@@ -31,7 +31,9 @@ namespace longctx {
 
 struct GenerationOptions {
   int64_t max_new_tokens = 50;
-  int64_t chunk_tokens = 4096;  // prompt tokens per prefill forward
+  // Prompt tokens per prefill forward; 0 picks them: on CUDA as many as the free memory holds,
+  // up to the whole prompt (auto_prefill_chunk), else kCpuPrefillChunk.
+  int64_t chunk_tokens = 0;
   bool reuse_prefix = true;
   bool cuda_graphs = true;  // on CUDA: replay each decoding step as a captured graph
   // Decoding attends over cache positions [0, window), the window a multiple of this (or the
@@ -54,6 +56,24 @@ struct GenerationResult {
 // {12288, 13000}. Throws Error unless chunk > 0.
 std::vector<std::pair<int64_t, int64_t>> prefill_chunks(int64_t from, int64_t to, int64_t chunk);
 
+// The prefill chunk on the CPU, and the unit of automatic chunks.
+inline constexpr int64_t kCpuPrefillChunk = 4096;
+
+// Bytes per prompt token that one prefill forward holds beyond the weights and the KV cache, at
+// the widest point of a layer in `dtype`: the MLP's gate/up product [T, 2F] and SwiGLU [T, F]
+// beside two [T, d] states, or attention's projections, rotated queries and keys and outputs,
+// whichever is larger. GenerationGpu.PrefillStaysInsideItsEstimatedMemory holds it to the
+// measured peak.
+int64_t prefill_bytes_per_token(const ModelConfig& config, torch::ScalarType dtype);
+
+// The chunk a prefill of positions [0, prompt_tokens) runs in when none is given: the most
+// tokens, in multiples of kCpuPrefillChunk, whose activations fit in `free_bytes` with a 1.5x
+// margin, up to the whole prompt (rounded up); never below kCpuPrefillChunk. One pass avoids
+// a cuDNN plan per chunk shape (bench/README.md: a 128K TinyLlama prompt in 4K chunks spends
+// 3-4 s building 32 plans) and runs attention in 64K blocks, its fastest form.
+int64_t auto_prefill_chunk(const ModelConfig& config, torch::ScalarType dtype,
+                           int64_t prompt_tokens, uint64_t free_bytes);
+
 struct DecodeGraphs;  // generation.cpp: CUDA graphs of the decoding step, per window
 
 class Generator {
@@ -72,6 +92,7 @@ class Generator {
 
   LlamaForCausalLM model_;
   torch::Device device_;
+  torch::ScalarType dtype_;
   int64_t max_tokens_;
   KvCache cache_;
   std::vector<int32_t> cached_;  // the tokens whose keys/values fill cache positions [0, n)

@@ -4,7 +4,10 @@
 // decoding through CUDA graphs against the same steps run one op at a time.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include "longctx/model/checkpoint.h"
+#include "longctx/model/device.h"
 #include "longctx/model/generation.h"
 #include "longctx/model/model_test_support.h"
 #include "longctx/model/presets.h"
@@ -92,6 +95,43 @@ TEST(GenerationGpu, CudaGraphDecodingGivesTheTokensOfEagerDecoding) {
     GenerationResult b = eager.generate(prompt, options);
     ASSERT_EQ(a.generated.size(), 20u);
     EXPECT_EQ(a.generated, b.generated);
+  }
+}
+
+// The automatic prefill chunk (auto_prefill_chunk) trusts prefill_bytes_per_token, with a 1.5x
+// margin, to say what one prefill forward holds beyond the weights and the cache. Measured here
+// for both presets' widths (two layers: the peak is one layer's), one cuDNN call and 64K blocks.
+TEST(GenerationGpu, PrefillStaysInsideItsEstimatedMemory) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  torch::NoGradGuard no_grad;
+  torch::Device cuda(torch::kCUDA);
+  for (const char* preset : {"tinyllama-1.1b", "llama3-8b"}) {
+    ModelConfig config = model_preset(preset);
+    config.num_hidden_layers = 2;
+    set_context_length(config, 131072);
+    LlamaForCausalLM model(config, torch::dtype(torch::kBFloat16).device(cuda));
+    for (auto& p : model->parameters()) p.normal_(0.0, 0.02);
+    model->fuse_projections();
+    model->eval();
+    for (int64_t t : {30000, 69632}) {
+      SCOPED_TRACE(std::string(preset) + " " + std::to_string(t));
+      KvCache cache(config, 1, t, cuda, torch::kBFloat16);
+      torch::Tensor ids =
+          torch::randint(3, config.vocab_size, {1, t}, torch::dtype(torch::kLong).device(cuda));
+      synchronize(cuda);
+      reset_peak_memory(cuda);
+      uint64_t before = peak_memory_bytes(cuda);  // what is allocated now
+      torch::Tensor last = model->prefill(ids, 0, cache, 1);
+      synchronize(cuda);
+      double used = static_cast<double>(peak_memory_bytes(cuda) - before);
+      double estimate = static_cast<double>(prefill_bytes_per_token(config, torch::kBFloat16)) * t;
+      std::printf("%s, %lld tokens: prefill held %.2f GiB, estimate %.2f GiB (%.2fx)\n", preset,
+                  static_cast<long long>(t), used / (1 << 30), estimate / (1 << 30),
+                  used / estimate);
+      EXPECT_LE(used, 1.5 * estimate);  // the margin auto_prefill_chunk leaves
+      EXPECT_GE(used, 0.5 * estimate);  // and not so loose that chunks come out far too small
+      EXPECT_EQ(last.size(1), 1);
+    }
   }
 }
 

@@ -65,6 +65,41 @@ TEST(Generation, PrefillChunksEndAtMultiplesOfTheChunkWhateverTheReusedPrefix) {
   EXPECT_THROW(prefill_chunks(0, 100, 0), Error);
 }
 
+TEST(Generation, AutomaticPrefillChunkIsTheMostThatFitsInWholeChunks) {
+  ModelConfig config = model_preset("tinyllama-1.1b");
+  int64_t per_token = prefill_bytes_per_token(config, torch::kBFloat16);
+  // Half the bytes in float32 precision: the estimate counts elements of the dtype.
+  EXPECT_EQ(prefill_bytes_per_token(config, torch::kFloat), 2 * per_token);
+  // The MLP is TinyLlama's widest point: [T, 2F] + [T, F] beside two [T, d] states.
+  EXPECT_GE(per_token, 2 * (3 * config.intermediate_size + 2 * config.hidden_size));
+  auto room_for = [&](int64_t tokens) {  // free bytes for exactly `tokens` with the margin
+    return static_cast<uint64_t>(1.5 * static_cast<double>(per_token * tokens)) + 1;
+  };
+  // Room for the whole 128K prompt: one chunk of it, rounded up to whole units.
+  EXPECT_EQ(auto_prefill_chunk(config, torch::kBFloat16, 131072, room_for(131072)), 131072);
+  EXPECT_EQ(auto_prefill_chunk(config, torch::kBFloat16, 100000, room_for(131072)), 102400);
+  // Room for 50,000 tokens: the whole units below it.
+  EXPECT_EQ(auto_prefill_chunk(config, torch::kBFloat16, 131072, room_for(50000)), 49152);
+  // Less room than one unit, or none known: one unit.
+  EXPECT_EQ(auto_prefill_chunk(config, torch::kBFloat16, 131072, room_for(100)), kCpuPrefillChunk);
+  EXPECT_EQ(auto_prefill_chunk(config, torch::kBFloat16, 131072, 0), kCpuPrefillChunk);
+  EXPECT_EQ(auto_prefill_chunk(config, torch::kBFloat16, 1, room_for(131072)), kCpuPrefillChunk);
+}
+
+TEST(Generation, DefaultChunkOnTheCpuGivesTheTokensOfExplicitChunks) {
+  ModelConfig config = model_preset("debug");
+  LlamaForCausalLM model = init_model(config, 5);
+  model->eval();
+  Generator generator(model, 5000, torch::kCPU, torch::kFloat);
+  std::vector<int32_t> prompt = counting_ids(4500, 2);  // longer than one CPU chunk
+  GenerationResult automatic =
+      generator.generate(prompt, {.max_new_tokens = 4, .reuse_prefix = false});
+  GenerationResult explicit_chunks = generator.generate(
+      prompt, {.max_new_tokens = 4, .chunk_tokens = 1000, .reuse_prefix = false});
+  EXPECT_EQ(automatic.generated, explicit_chunks.generated);
+  EXPECT_THROW(generator.generate(prompt, {.max_new_tokens = 4, .chunk_tokens = -1}), Error);
+}
+
 TEST(Generation, MaskedAttentionInSplitsEqualsOneSoftmaxOverTheVisibleKeys) {
   torch::manual_seed(2);
   torch::Tensor q = torch::randn({1, 2, 3, 8}), k = torch::randn({1, 2, 32, 8}),
