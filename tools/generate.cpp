@@ -76,13 +76,13 @@ CommandRun add_generate_command(CLI::App& app) {
   file->excludes(text);
   command->add_option("--max-new-tokens", flags->max_new_tokens, "Tokens to generate at most")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_tokens());
   command
       ->add_option("--chunk", flags->chunk_tokens,
                    "Prompt tokens per prefill chunk (0: on CUDA as many as the free memory "
                    "holds, up to the whole prompt; 4096 on the CPU)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_tokens());
   command->add_flag("--bos,!--no-bos", flags->bos, "Put BOS before the prompt (default on)");
   command->add_flag("--json", flags->json, "Print JSON (ids, text, timings)");
   return [flags, file, text] {

@@ -20,4 +20,19 @@ struct ModelFlags {
   LoadOptions load_options() const;
 };
 
+// A whole number of tokens, 0 allowed. CLI11's NonNegativeNumber would report a range up to
+// the largest double.
+inline CLI::Validator non_negative_tokens() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        try {
+          size_t used = 0;
+          if (std::stoll(value, &used) >= 0 && used == value.size()) return "";
+        } catch (const std::exception&) {
+        }
+        return "expected a whole number of tokens, 0 or more; got '" + value + "'";
+      },
+      "INT>=0");
+}
+
 }  // namespace longctx

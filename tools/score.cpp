@@ -125,7 +125,7 @@ CommandRun add_score_command(CLI::App& app) {
                    "Tokens per forward chunk (0: on CUDA as many as the free memory holds, "
                    "up to the whole text; 4096 on the CPU)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_tokens());
   return [flags, text, ids] {
     if (text->count() == 0 && ids->count() == 0)
       throw Error("score needs --text-file or --ids-file");
