@@ -135,5 +135,47 @@ TEST(GenerationGpu, PrefillStaysInsideItsEstimatedMemory) {
   }
 }
 
+// free_memory_bytes counts memory the caching allocator holds unused as free: a freed tensor
+// stays cached, and must not shrink the next automatic chunk.
+TEST(GenerationGpu, FreeMemoryCountsWhatTheAllocatorHoldsUnused) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  torch::Device cuda(torch::kCUDA);
+  constexpr double kGiB = 1024.0 * 1024 * 1024;
+  auto free_gib = [&] { return static_cast<double>(free_memory_bytes(cuda)) / kGiB; };
+  double before = free_gib();
+  ASSERT_GT(before, 1.5);
+  EXPECT_LE(before, static_cast<double>(total_memory_bytes(cuda)) / kGiB);
+  double during = 0;
+  {
+    torch::Tensor block = torch::empty({1 << 30}, torch::dtype(torch::kUInt8).device(cuda));
+    during = free_gib();
+  }
+  double after = free_gib();  // the block is back in the allocator's cache
+  EXPECT_NEAR(before - during, 1.0, 0.05);
+  EXPECT_NEAR(after, before, 0.05);
+}
+
+// With room on the card, generate's default chunk is the whole prompt, computed as one
+// explicit chunk of it is.
+TEST(GenerationGpu, DefaultChunkIsTheWholePromptWhenItFits) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  ModelConfig config = small_gqa_config();
+  set_context_length(config, 16384);
+  LlamaForCausalLM model = init_model(config, 6);
+  model->to(torch::kCUDA, torch::kBFloat16);
+  model->fuse_projections();
+  model->eval();
+  std::vector<int32_t> prompt = counting_ids(9000, 3);
+  Generator generator(model, 9100, torch::kCUDA, torch::kBFloat16);
+  EXPECT_EQ(auto_prefill_chunk(config, torch::kBFloat16, 9000, free_memory_bytes(torch::kCUDA)),
+            12288);
+  GenerationResult automatic =
+      generator.generate(prompt, {.max_new_tokens = 8, .reuse_prefix = false});
+  GenerationResult one_chunk = generator.generate(
+      prompt, {.max_new_tokens = 8, .chunk_tokens = 12288, .reuse_prefix = false});
+  ASSERT_EQ(automatic.generated.size(), 8u);
+  EXPECT_EQ(automatic.generated, one_chunk.generated);
+}
+
 }  // namespace
 }  // namespace longctx
