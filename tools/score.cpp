@@ -15,7 +15,6 @@
 #include "longctx/base/error.h"
 #include "longctx/base/files.h"
 #include "longctx/data/tokenizer.h"
-#include "longctx/model/device.h"
 #include "longctx/model/generation.h"
 #include "model_flags.h"
 
@@ -66,14 +65,10 @@ int run_score(const ScoreFlags& flags) {
   KvCache cache(model->config(), 1, t, options.device, dtype);
   // After the cache, so the free memory is what the activations may take, less one slice of
   // the head: bf16 logits, their float32 copy and log-probabilities.
-  int64_t chunk = flags.chunk_tokens;
-  if (chunk == 0 && options.device.is_cuda()) {
-    uint64_t free = free_memory_bytes(options.device);
-    auto head = static_cast<uint64_t>(kHeadRows * model->config().vocab_size * 10);
-    chunk = auto_prefill_chunk(model->config(), dtype, t - 1, free > head ? free - head : 0);
-  } else if (chunk == 0) {
-    chunk = kCpuPrefillChunk;
-  }
+  auto head = static_cast<uint64_t>(kHeadRows * model->config().vocab_size * 10);
+  int64_t chunk = flags.chunk_tokens > 0
+                      ? flags.chunk_tokens
+                      : default_prefill_chunk(model->config(), options.device, dtype, t - 1, head);
   std::vector<float> losses;
   losses.reserve(static_cast<size_t>(t - 1));
   for (int64_t start = 0; start < t - 1; start += chunk) {

@@ -164,6 +164,15 @@ int64_t auto_prefill_chunk(const ModelConfig& config, torch::ScalarType dtype,
   return std::clamp(fits, unit, whole);
 }
 
+int64_t default_prefill_chunk(const ModelConfig& config, torch::Device device,
+                              torch::ScalarType dtype, int64_t prompt_tokens,
+                              uint64_t reserved_bytes) {
+  if (!device.is_cuda()) return kCpuPrefillChunk;
+  uint64_t free = free_memory_bytes(device);
+  return auto_prefill_chunk(config, dtype, prompt_tokens,
+                            free > reserved_bytes ? free - reserved_bytes : 0);
+}
+
 GenerationResult Generator::generate(const std::vector<int32_t>& prompt,
                                      const GenerationOptions& options) {
   if (prompt.empty()) throw Error("the prompt is empty");
@@ -195,10 +204,9 @@ GenerationResult Generator::generate(const std::vector<int32_t>& prompt,
                           .to(device_);  // [1, T - reuse]
   torch::Tensor last;                    // [1, 1, d]: hidden state of the newest token
   // After the cache, so the free memory is what the activations may take.
-  int64_t chunk = options.chunk_tokens != 0 ? options.chunk_tokens
-                  : device_.is_cuda()
-                      ? auto_prefill_chunk(model_->config(), dtype_, t, free_memory_bytes(device_))
-                      : kCpuPrefillChunk;
+  int64_t chunk = options.chunk_tokens != 0
+                      ? options.chunk_tokens
+                      : default_prefill_chunk(model_->config(), device_, dtype_, t);
   for (auto [start, end] : prefill_chunks(reuse, t, chunk)) {
     // Only the prompt's last position needs a hidden state; the others fill the cache.
     last = model_->prefill(ids.slice(1, start - reuse, end - reuse), start, cache_,

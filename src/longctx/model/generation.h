@@ -74,6 +74,13 @@ int64_t prefill_bytes_per_token(const ModelConfig& config, torch::ScalarType dty
 int64_t auto_prefill_chunk(const ModelConfig& config, torch::ScalarType dtype,
                            int64_t prompt_tokens, uint64_t free_bytes);
 
+// The chunk to prefill `prompt_tokens` positions in on `device` now: on CUDA,
+// auto_prefill_chunk over the free memory less `reserved_bytes` (what the caller will
+// allocate beside the forward); kCpuPrefillChunk elsewhere.
+int64_t default_prefill_chunk(const ModelConfig& config, torch::Device device,
+                              torch::ScalarType dtype, int64_t prompt_tokens,
+                              uint64_t reserved_bytes = 0);
+
 struct DecodeGraphs;  // generation.cpp: CUDA graphs of the decoding step, per window
 
 class Generator {

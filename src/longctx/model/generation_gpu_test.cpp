@@ -167,8 +167,7 @@ TEST(GenerationGpu, DefaultChunkIsTheWholePromptWhenItFits) {
   model->eval();
   std::vector<int32_t> prompt = counting_ids(9000, 3);
   Generator generator(model, 9100, torch::kCUDA, torch::kBFloat16);
-  EXPECT_EQ(auto_prefill_chunk(config, torch::kBFloat16, 9000, free_memory_bytes(torch::kCUDA)),
-            12288);
+  EXPECT_EQ(default_prefill_chunk(config, torch::kCUDA, torch::kBFloat16, 9000), 12288);
   GenerationResult automatic =
       generator.generate(prompt, {.max_new_tokens = 8, .reuse_prefix = false});
   GenerationResult one_chunk = generator.generate(

@@ -90,6 +90,7 @@ TEST(Generation, DefaultChunkOnTheCpuGivesTheTokensOfExplicitChunks) {
   ModelConfig config = model_preset("debug");
   LlamaForCausalLM model = init_model(config, 5);
   model->eval();
+  EXPECT_EQ(default_prefill_chunk(config, torch::kCPU, torch::kFloat, 100000), kCpuPrefillChunk);
   Generator generator(model, 5000, torch::kCPU, torch::kFloat);
   std::vector<int32_t> prompt = counting_ids(4500, 2);  // longer than one CPU chunk
   GenerationResult automatic =
