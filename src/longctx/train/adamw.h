@@ -6,8 +6,9 @@
 //   p <- p * (1 - lr * wd);  m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2
 //   p <- p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
 //
-// On CUDA with PyTorch 2.x it runs as the fused kernel (at::_fused_adamw_); on CPU, and with
-// the state offloaded to CPU memory, as plain tensor ops in the order above.
+// It runs as PyTorch's fused kernel (at::_fused_adamw_): on CUDA with PyTorch 2.x, on the CPU
+// (and with the state offloaded to CPU memory) with 2.4+; elsewhere (Debian's libtorch 1.13) as
+// plain tensor ops in the order above.
 //
 //   MasterAdamW opt(model->named_parameters(), {.weight_decay = 0.1});
 //   loss.backward(); opt.accumulate();             // after every micro-batch
@@ -74,6 +75,9 @@ class MasterAdamW {
 
   AdamWOptions options_;
   std::vector<Slot> slots_;
+  // Offloaded accumulation: a GPU gradient's float32 copy on its way to its CPU sum
+  // (pinned like the sums), as large as the largest parameter; made at first use.
+  torch::Tensor staging_;
   int64_t steps_ = 0;
 };
 
