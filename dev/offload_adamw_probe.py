@@ -6,7 +6,7 @@ times per step:
   - the AdamW update on the CPU, as MasterAdamW's plain ops do it, and as torch's fused CPU
     kernel (torch._fused_adamw_, PyTorch 2.4+);
   - the gradients down (GPU bf16 -> CPU float32), copied as copy_ does it, or widened on the GPU
-    first;
+    first; a later micro-batch's, summed on the CPU through pinned float32 or bf16 staging;
   - the weights up (CPU float32 -> GPU bf16), as copy_ does it, or narrowed on the CPU first.
 Usage: python3 dev/offload_adamw_probe.py [LAYERS]"""
 import sys
@@ -83,6 +83,22 @@ def main():
             cpu.copy_(gpu.float(), non_blocking=True)
         torch.cuda.synchronize()
 
+    big = max(x.numel() for x in grad)
+    stage32 = torch.empty(big, dtype=torch.float32, pin_memory=True)
+    stage16 = torch.empty(big, dtype=torch.bfloat16, pin_memory=True)
+
+    def add_through_float32():  # a later micro-batch, as MasterAdamW sums it now
+        for cpu, gpu in zip(grad, grads_gpu):
+            host = stage32[:gpu.numel()].view(gpu.shape)
+            host.copy_(gpu.float())
+            cpu.add_(host)
+
+    def add_through_bfloat16():  # down in bf16 (half the bytes), widened by the CPU's add
+        for cpu, gpu in zip(grad, grads_gpu):
+            host = stage16[:gpu.numel()].view(gpu.shape)
+            host.copy_(gpu)
+            cpu.add_(host)
+
     def up_copy():
         for gpu, cpu in zip(params, master):
             gpu.copy_(cpu)
@@ -102,6 +118,8 @@ def main():
                       ("AdamW, plain ops again", plain),
                       ("grads down: cpu_f32.copy_(gpu_bf16)", down_copy),
                       ("grads down: widened on the GPU, then copied", down_widened),
+                      ("later micro-batch: down in float32, summed on the CPU", add_through_float32),
+                      ("later micro-batch: down in bf16, summed on the CPU", add_through_bfloat16),
                       ("weights up: gpu_bf16.copy_(cpu_f32)", up_copy),
                       ("weights up: narrowed on the CPU, then copied", up_narrowed),
                       ("weights up: copied as float32, narrowed on the GPU", up_gpu_narrowed)]:
