@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <optional>
+
 #include "longctx/base/error.h"
 
 #ifdef LONGCTX_HAVE_CUDA
@@ -27,33 +29,49 @@ torch::Device parse_device(std::string_view name) {
 }
 
 #ifdef LONGCTX_HAVE_CUDA
+namespace {
+
+c10::DeviceIndex index_of(torch::Device device) {
+  return device.index() < 0 ? 0 : device.index();
+}
+
+// The caching allocator's statistics; nothing before the process's first CUDA allocation, when
+// it throws "Invalid device argument". [0] of each is the aggregate over both pools.
+using AllocatorStats = decltype(c10::cuda::CUDACachingAllocator::getDeviceStats(0));
+std::optional<AllocatorStats> allocator_stats(torch::Device device) {
+  try {
+    return c10::cuda::CUDACachingAllocator::getDeviceStats(index_of(device));
+  } catch (const c10::Error&) {
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
 uint64_t peak_memory_bytes(torch::Device device) {
   if (!device.is_cuda()) return 0;
-  auto stats =
-      c10::cuda::CUDACachingAllocator::getDeviceStats(device.index() < 0 ? 0 : device.index());
-  return static_cast<uint64_t>(stats.allocated_bytes[0].peak);
+  std::optional<AllocatorStats> stats = allocator_stats(device);
+  return stats ? static_cast<uint64_t>(stats->allocated_bytes[0].peak) : 0;
 }
 void reset_peak_memory(torch::Device device) {
-  if (device.is_cuda())
-    c10::cuda::CUDACachingAllocator::resetPeakStats(device.index() < 0 ? 0 : device.index());
+  if (!device.is_cuda() || !allocator_stats(device)) return;
+  c10::cuda::CUDACachingAllocator::resetPeakStats(index_of(device));
 }
 uint64_t total_memory_bytes(torch::Device device) {
   if (!device.is_cuda()) return 0;
   cudaDeviceProp prop;
-  if (cudaGetDeviceProperties(&prop, device.index() < 0 ? 0 : device.index()) != cudaSuccess)
-    return 0;
+  if (cudaGetDeviceProperties(&prop, index_of(device)) != cudaSuccess) return 0;
   return prop.totalGlobalMem;
 }
 uint64_t free_memory_bytes(torch::Device device) {
   if (!device.is_cuda()) return 0;
-  c10::DeviceIndex index = device.index() < 0 ? 0 : device.index();
-  c10::cuda::CUDAGuard guard(index);
+  c10::cuda::CUDAGuard guard(index_of(device));
   size_t free = 0, total = 0;
   if (cudaMemGetInfo(&free, &total) != cudaSuccess) return 0;
-  auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(index);
-  // [0]: the aggregate over both pools (StatType::AGGREGATE).
-  auto held =
-      static_cast<uint64_t>(stats.reserved_bytes[0].current - stats.allocated_bytes[0].current);
+  std::optional<AllocatorStats> stats = allocator_stats(device);
+  uint64_t held = stats ? static_cast<uint64_t>(stats->reserved_bytes[0].current -
+                                                stats->allocated_bytes[0].current)
+                        : 0;
   return static_cast<uint64_t>(free) + held;
 }
 void synchronize(torch::Device device) {
