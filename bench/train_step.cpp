@@ -1,5 +1,6 @@
 // Training throughput of `longctx train` on one GPU (issue 6's benchmark): tokens/s, MFU and
-// peak memory of full optimizer steps, one row of T tokens per step.
+// peak memory of full optimizer steps, one row of T tokens per step (--rows N: N rows, their
+// gradients summed, as a --batch-tokens of N rows does).
 //
 //   longctx_bench_train --shape tinyllama-1.1b --lengths 8192,32768,65536 --steps 4
 //       --recompute auto --json out.jsonl [--profile trace.json]   (one line)
@@ -57,11 +58,12 @@ struct Result {
 };
 
 Result measure(const fs::path& scratch, const fs::path& model_dir, const longctx::ModelConfig& c,
-               uint32_t t, int steps, const std::string& recompute, bool offload, double budget_gib,
-               const std::string& profile) {
+               uint32_t t, int steps, int rows, const std::string& recompute, bool offload,
+               double budget_gib, const std::string& profile) {
   Result r;
   fs::path data = scratch / fmt::format("data-{}", t);
-  write_random_dataset(data, static_cast<uint64_t>(steps) + 1, t, c.vocab_size);
+  write_random_dataset(data, static_cast<uint64_t>(steps) * static_cast<uint64_t>(rows) + 1, t,
+                       c.vocab_size);
   fs::path run = scratch / fmt::format("run-{}-{}", t, recompute);
   fs::remove_all(run);
   longctx::TrainConfig config;
@@ -69,7 +71,7 @@ Result measure(const fs::path& scratch, const fs::path& model_dir, const longctx
   config.data = data.string();
   config.out = run.string();
   config.seq_len = t;
-  config.batch_tokens = t;
+  config.batch_tokens = static_cast<uint64_t>(t) * static_cast<uint64_t>(rows);
   config.steps = static_cast<uint64_t>(steps);
   config.device = "cuda";
   config.recompute = recompute;
@@ -104,7 +106,7 @@ Result measure(const fs::path& scratch, const fs::path& model_dir, const longctx
     longctx::PlanInput in{.config = c,
                           .seq_len = t,
                           .micro_batch = 1,
-                          .rows_per_step = 1,
+                          .rows_per_step = static_cast<uint64_t>(rows),
                           .fused_swiglu = longctx::fused_kernels_enabled()};
     for (const longctx::PlanRow& row : longctx::plan_training(in))
       if (row.recompute == r.recompute && row.offload == offload)
@@ -126,7 +128,7 @@ Result measure(const fs::path& scratch, const fs::path& model_dir, const longctx
 int main(int argc, char** argv) {
   std::string shape = "tinyllama-1.1b", lengths_text = "8192,32768,65536", json_path;
   std::string recompute = "auto";
-  int steps = 4;
+  int steps = 4, rows = 1;
   bool find_max = false, offload = false;
   double budget_gib = 0;  // 0: the device's memory; large: skip the plan, find out by running
   std::string profile;
@@ -139,6 +141,8 @@ int main(int argc, char** argv) {
       lengths_text = value();
     else if (flag == "--steps")
       steps = std::stoi(value());
+    else if (flag == "--rows")
+      rows = std::stoi(value());
     else if (flag == "--recompute")
       recompute = value();
     else if (flag == "--json")
@@ -155,6 +159,10 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "longctx_bench_train: unknown flag %s\n", flag.c_str());
       return 2;
     }
+  }
+  if (rows < 1) {
+    std::fprintf(stderr, "longctx_bench_train: --rows must be at least 1\n");
+    return 2;
   }
   if (!torch::cuda::is_available()) {
     std::fprintf(stderr, "longctx_bench_train: no CUDA device\n");
@@ -179,6 +187,7 @@ int main(int argc, char** argv) {
   if (!json_path.empty()) json.open(json_path, std::ios::app);
   // LONGCTX_FUSED_KERNELS=0 turns the fused RoPE/SwiGLU kernels off (train_ops.h).
   std::printf("fused CUDA kernels: %s\n", longctx::fused_kernels_enabled() ? "on" : "off");
+  if (rows > 1) std::printf("%d rows per step\n", rows);
   std::printf("| shape | tokens | recompute | tokens/s | MFU | peak GiB | plan GiB |\n");
   std::printf("|---|---:|---|---:|---:|---:|---:|\n");
   std::vector<uint32_t> lengths;
@@ -191,8 +200,8 @@ int main(int argc, char** argv) {
       lengths.push_back(static_cast<uint32_t>(longctx::parse_count(s, "--lengths")));
   }
   for (uint32_t t : lengths) {
-    Result r = measure(scratch, model_dir, config, t, find_max ? 1 : steps, recompute, offload,
-                       budget_gib, profile);
+    Result r = measure(scratch, model_dir, config, t, find_max ? 1 : steps, rows, recompute,
+                       offload, budget_gib, profile);
     if (!r.ok) {
       std::printf("| %s | %u | %s | failed: %s | | | |\n", shape.c_str(), t, recompute.c_str(),
                   r.error.substr(0, 120).c_str());
@@ -208,6 +217,7 @@ int main(int argc, char** argv) {
                              {"tokens", t},
                              {"recompute", r.recompute},
                              {"offload", offload},
+                             {"rows_per_step", rows},
                              {"fused_kernels", longctx::fused_kernels_enabled()},
                              {"tokens_per_s", r.tokens_per_second},
                              {"mfu", r.mfu},
