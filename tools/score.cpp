@@ -64,8 +64,9 @@ int run_score(const ScoreFlags& flags) {
   torch::ScalarType dtype = options.dtype.value_or(default_dtype(options.device));
   KvCache cache(model->config(), 1, t, options.device, dtype);
   // After the cache, so the free memory is what the activations may take, less one slice of
-  // the head: bf16 logits, their float32 copy and log-probabilities.
-  auto head = static_cast<uint64_t>(kHeadRows * model->config().vocab_size * 10);
+  // the head: its logits in the compute dtype, their float32 copy and log-probabilities.
+  auto head = static_cast<uint64_t>(kHeadRows * model->config().vocab_size *
+                                    (static_cast<int64_t>(c10::elementSize(dtype)) + 8));
   int64_t chunk = flags.chunk_tokens > 0
                       ? flags.chunk_tokens
                       : default_prefill_chunk(model->config(), options.device, dtype, t - 1, head);

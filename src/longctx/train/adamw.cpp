@@ -100,23 +100,30 @@ void MasterAdamW::accumulate() {
   for (Slot& s : slots_) {
     torch::Tensor& grad = s.param.mutable_grad();
     if (!grad.defined()) continue;
-    // Widened where the gradient is: a bf16 GPU gradient copied straight into float32 CPU
-    // memory goes through a pageable CPU copy, about 5x slower (dev/offload_adamw_probe.py).
-    torch::Tensor wide = grad.to(torch::kFloat);
-    if (!s.has_grad) {
-      s.grad_sum.copy_(wide);
-      s.has_grad = true;
-    } else if (wide.device() == s.grad_sum.device()) {
-      s.grad_sum.add_(wide);
-    } else {  // offloaded: down into pinned memory, then summed on the CPU
-      if (staging_.numel() < wide.numel()) {
-        auto f32 = torch::TensorOptions().dtype(torch::kFloat);
-        staging_ = torch::empty({wide.numel()}, f32.pinned_memory(s.grad_sum.is_pinned()));
+    if (grad.device() == s.grad_sum.device()) {
+      if (s.has_grad)
+        s.grad_sum.add_(grad.to(torch::kFloat));
+      else
+        s.grad_sum.copy_(grad);
+    } else {
+      // Offloaded: widened on the GPU, then down into pinned memory. A bf16 GPU gradient copied
+      // straight into float32 CPU memory goes through a pageable CPU copy, about 5x slower
+      // (dev/offload_adamw_probe.py). A later micro-batch's goes through the staging buffer
+      // and is summed on the CPU.
+      torch::Tensor wide = grad.to(torch::kFloat);
+      if (!s.has_grad) {
+        s.grad_sum.copy_(wide);
+      } else {
+        if (staging_.numel() < wide.numel()) {
+          auto f32 = torch::TensorOptions().dtype(torch::kFloat);
+          staging_ = torch::empty({wide.numel()}, f32.pinned_memory(s.grad_sum.is_pinned()));
+        }
+        torch::Tensor host = staging_.narrow(0, 0, wide.numel()).view(wide.sizes());
+        host.copy_(wide);
+        s.grad_sum.add_(host);
       }
-      torch::Tensor host = staging_.narrow(0, 0, wide.numel()).view(wide.sizes());
-      host.copy_(wide);
-      s.grad_sum.add_(host);
     }
+    s.has_grad = true;
     grad = torch::Tensor();  // frees the compute-dtype gradient until the next backward
   }
 }
