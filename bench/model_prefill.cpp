@@ -32,6 +32,7 @@
 #include "longctx/base/text.h"
 #include "longctx/model/attention.h"
 #include "longctx/model/checkpoint.h"
+#include "longctx/model/cuda_allocator.h"
 #include "longctx/model/generation.h"
 #include "longctx/model/presets.h"
 #include "longctx/model/train_ops.h"
@@ -47,6 +48,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  longctx::prefer_expandable_segments();  // before anything touches CUDA
   std::string shape_name = "tinyllama-1.1b", lengths_text = "8192,32768,131072", json_path, profile;
   int64_t decode_steps = 64, repeats = 3, chunk = 0;
   bool all_positions = false;  // forward_hidden: the last layer's output at every position

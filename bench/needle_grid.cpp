@@ -22,11 +22,13 @@
 #include <vector>
 
 #include "longctx/model/checkpoint.h"
+#include "longctx/model/cuda_allocator.h"
 #include "longctx/model/device.h"
 #include "longctx/model/generation.h"
 #include "longctx/model/presets.h"
 
 int main(int argc, char** argv) {
+  longctx::prefer_expandable_segments();  // before anything touches CUDA
   std::string prompts_path, shape = "tinyllama-1.1b";
   bool reuse = true, graphs = true;
   int64_t max_new = 50, chunk = 8192;

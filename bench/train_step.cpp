@@ -30,6 +30,7 @@
 #include "longctx/base/text.h"
 #include "longctx/mix/dataset_format.h"
 #include "longctx/model/checkpoint.h"
+#include "longctx/model/cuda_allocator.h"
 #include "longctx/model/device.h"
 #include "longctx/model/presets.h"
 #include "longctx/model/train_ops.h"
@@ -126,6 +127,7 @@ Result measure(const fs::path& scratch, const fs::path& model_dir, const longctx
 }  // namespace
 
 int main(int argc, char** argv) {
+  longctx::prefer_expandable_segments();  // before anything touches CUDA
   std::string shape = "tinyllama-1.1b", lengths_text = "8192,32768,65536", json_path;
   std::string recompute = "auto";
   int steps = 4, rows = 1;
@@ -203,6 +205,7 @@ int main(int argc, char** argv) {
     Result r = measure(scratch, model_dir, config, t, find_max ? 1 : steps, rows, recompute,
                        offload, budget_gib, profile);
     if (!r.ok) {
+      std::fprintf(stderr, "  %u tokens failed: %s\n", t, r.error.c_str());
       std::printf("| %s | %u | %s | failed: %s | | | |\n", shape.c_str(), t, recompute.c_str(),
                   r.error.substr(0, 120).c_str());
       if (find_max) break;

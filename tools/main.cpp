@@ -7,8 +7,10 @@
 
 #include "commands.h"
 #include "longctx/base/error.h"
+#include "longctx/model/cuda_allocator.h"
 
 int main(int argc, char** argv) {
+  longctx::prefer_expandable_segments();  // before anything touches CUDA
   CLI::App app{
       "longctx: build long-context training data, train and evaluate LLaMA-family models\n"
       "at 128K context (Fu et al., \"Data Engineering for Scaling Language Models to 128K\n"

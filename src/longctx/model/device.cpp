@@ -2,17 +2,47 @@
 
 #include <fmt/format.h>
 
+#include <cstdlib>
 #include <optional>
 
 #include "longctx/base/error.h"
+#include "longctx/model/cuda_allocator.h"
 
 #ifdef LONGCTX_HAVE_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <cuda_runtime_api.h>
+#if __has_include(<c10/core/AllocatorConfig.h>)
+#include <c10/core/AllocatorConfig.h>
+#define LONGCTX_HAVE_ALLOCATOR_SETTINGS 1
+#endif
 #endif
 
 namespace longctx {
+
+void prefer_expandable_segments() {
+#ifdef LONGCTX_HAVE_ALLOCATOR_SETTINGS
+  if (std::getenv("PYTORCH_ALLOC_CONF") != nullptr ||
+      std::getenv("PYTORCH_CUDA_ALLOC_CONF") != nullptr)
+    return;
+  // The call rather than setenv: the variable's name changed in PyTorch 2.9 (the old one now
+  // warns that it is deprecated), and the call does not depend on when libtorch reads it.
+  c10::CachingAllocator::setAllocatorSettings("expandable_segments:True");
+#endif
+}
+
+bool expandable_segments_enabled() {
+#ifdef LONGCTX_HAVE_CUDA
+  // Asked of the allocator's segments: CUDAAllocatorConfig::expandable_segments() is inline and
+  // reads a macro that libtorch's own build defines but its CMake package does not pass on, so
+  // compiled here it answers false whatever the setting.
+  for (const auto& segment : c10::cuda::CUDACachingAllocator::snapshot().segments)
+    if (segment.is_expandable) return true;
+  return false;
+#else
+  return false;
+#endif
+}
 
 torch::Device parse_device(std::string_view name) {
   if (name == "auto") return torch::cuda::is_available() ? torch::kCUDA : torch::kCPU;

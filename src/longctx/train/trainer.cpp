@@ -9,6 +9,7 @@
 #include "longctx/base/error.h"
 #include "longctx/base/files.h"
 #include "longctx/model/checkpoint.h"
+#include "longctx/model/cuda_allocator.h"
 #include "longctx/model/device.h"
 #include "longctx/model/train_ops.h"
 #include "longctx/train/adamw.h"
@@ -216,6 +217,11 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options) : state_(std::make_
                         .rope_theta = config.rope_theta,
                         .max_position_embeddings = max_positions});
   s.model->train();
+  if (s.device.is_cuda() && !expandable_segments_enabled())
+    s.note(
+        "the CUDA allocator runs without expandable segments (PYTORCH_ALLOC_CONF or "
+        "PYTORCH_CUDA_ALLOC_CONF says so): long rows can run out of memory below the plan's "
+        "peak, as freed blocks fragment");
   s.save_dtype = config.save_dtype != "auto" ? parse_torch_dtype(config.save_dtype)
                  : original.torch_dtype      ? parse_torch_dtype(*original.torch_dtype)
                                              : torch::kBFloat16;
