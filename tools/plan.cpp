@@ -34,6 +34,8 @@ struct PlanFlags {
   std::string recompute_layers = "all";
   uint32_t loss_chunk = 8192;
   double assumed_mfu = 0.45;
+  double host_gbps = 27;
+  double cpu_gbps = 145;
   bool json = false;
 };
 
@@ -77,7 +79,9 @@ int run_plan(const PlanFlags& flags) {
       .loss_chunk = flags.loss_chunk,
       .assumed_mfu = flags.assumed_mfu,
       .recompute_layers = parse_layer_set(flags.recompute_layers, config.num_hidden_layers),
-      .fused_swiglu = fused_kernels_enabled()};
+      .fused_swiglu = fused_kernels_enabled(),
+      .host_link_bytes_per_second = flags.host_gbps * 1e9,
+      .cpu_memory_bytes_per_second = flags.cpu_gbps * 1e9};
   std::vector<PlanRow> plan = plan_training(input);
   const PlanRow* best = fastest_fitting(plan, budget, false);
   const PlanRow* best_offload = fastest_fitting(plan, budget, true);
@@ -90,12 +94,16 @@ int run_plan(const PlanFlags& flags) {
                           {"assumed_mfu", flags.assumed_mfu},
                           {"flop_convention", "6N + 6LTd per token, 989 TFLOP/s peak"},
                           {"fused_swiglu", input.fused_swiglu},
+                          {"host_gbps", flags.host_gbps},
+                          {"cpu_gbps", flags.cpu_gbps},
                           {"options", nlohmann::json::array()}};
     for (const PlanRow& r : plan) {
       out["options"].push_back({{"recompute", r.recompute},
                                 {"offload_optimizer", r.offload},
                                 {"weights_gib", gib(r.weights)},
                                 {"gradients_gib", gib(r.gradients)},
+                                {"all_gradients_gib", gib(r.all_gradients)},
+                                {"reserve_gib", gib(r.reserve)},
                                 {"optimizer_gib", gib(r.optimizer)},
                                 {"activations_gib", gib(r.activations)},
                                 {"transient_gib", gib(r.transient)},
@@ -103,6 +111,7 @@ int run_plan(const PlanFlags& flags) {
                                 {"cpu_gib", gib(r.cpu_bytes)},
                                 {"fits", r.total <= budget},
                                 {"step_time_s", r.step_seconds},
+                                {"offload_time_s", r.offload_seconds},
                                 {"flops_per_token", r.flops_per_token}});
     }
     std::printf("%s\n", out.dump(2).c_str());
@@ -111,29 +120,45 @@ int run_plan(const PlanFlags& flags) {
   std::printf("%s at %u tokens per row, %llu rows per step, %s budget %.1f GiB\n",
               flags.model.empty() ? flags.preset.c_str() : flags.model.c_str(), flags.seq_len,
               static_cast<unsigned long long>(rows), flags.dtype.c_str(), gib(budget));
-  std::printf("%-10s %-8s %8s %8s %9s %11s %9s %8s %5s %11s %9s\n", "recompute", "offload",
+  std::printf("%-10s %-8s %8s %8s %9s %11s %9s %8s %5s %11s %9s %9s\n", "recompute", "offload",
               "weights", "grads", "optimizer", "activations", "transient", "total", "fits",
-              "step time s", "tokens/s");
+              "step time s", "offload s", "tokens/s");
   for (const PlanRow& r : plan) {
     std::string mark = (&r == best || &r == best_offload) ? " <" : "";
     double step_tokens = static_cast<double>(rows) * flags.seq_len;
-    std::printf("%-10s %-8s %8.1f %8.1f %9.1f %11.1f %9.1f %8.1f %5s %11.2f %9.0f%s\n",
+    std::printf("%-10s %-8s %8.1f %8.1f %9.1f %11.1f %9.1f %8.1f %5s %11.2f %9.2f %9.0f%s\n",
                 r.recompute.c_str(), r.offload ? "yes" : "no", gib(r.weights), gib(r.gradients),
                 gib(r.optimizer), gib(r.activations), gib(r.transient), gib(r.total),
-                r.total <= budget ? "yes" : "no", r.step_seconds, step_tokens / r.step_seconds,
-                mark.c_str());
+                r.total <= budget ? "yes" : "no", r.step_seconds, r.offload_seconds,
+                step_tokens / r.step_seconds, mark.c_str());
   }
   std::printf(
-      "GiB on the GPU; offload keeps %.1f GiB of optimizer state in CPU memory. Step time "
-      "assumes %.0f%% MFU (6N + 6LTd FLOPs per token, 989 TFLOP/s) plus recomputation.\n"
+      "GiB on the GPU at the start of backward (grads: the head's and the top layer's, made by "
+      "then); total adds a %.1f GiB reserve, or is the end of backward's weights, optimizer and "
+      "all %.1f GiB of gradients when that is larger. Offload keeps %.1f GiB of optimizer state "
+      "in CPU memory.\n"
+      "Step time assumes %.0f%% MFU (6N + 6LTd FLOPs per token, 989 TFLOP/s) plus "
+      "recomputation; offload adds float32 gradients down each micro-batch and masters up at "
+      "--host-gbps %g, and AdamW at --cpu-gbps %g (28 bytes a parameter).\n"
       "< marks what --recompute auto picks (without and with --offload-optimizer).\n"
       "MLP activations counted %s the fused SwiGLU kernel (%s).\n",
-      gib(plan.back().cpu_bytes), 100 * flags.assumed_mfu, input.fused_swiglu ? "with" : "without",
+      gib(plan.back().reserve), gib(plan.back().all_gradients), gib(plan.back().cpu_bytes),
+      100 * flags.assumed_mfu, flags.host_gbps, flags.cpu_gbps,
+      input.fused_swiglu ? "with" : "without",
       input.fused_swiglu ? "this build has the fused CUDA kernels"
       : fused_kernels_built()
           ? "turned off by LONGCTX_FUSED_KERNELS=0"
           : "this build has no fused CUDA kernels; a build with them needs less");
   return 0;
+}
+
+// A GB/s rate: a number above zero.
+std::string positive_rate(const std::string& text) {
+  char* end = nullptr;
+  double value = std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size() || !(value > 0))
+    return fmt::format("expected GB/s above 0, like 27; got '{}'", text);
+  return "";
 }
 
 }  // namespace
@@ -159,6 +184,17 @@ CommandRun add_plan_command(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--assumed-mfu", flags->assumed_mfu, "MFU the step time assumes")
       ->capture_default_str();
+  command
+      ->add_option("--host-gbps", flags->host_gbps,
+                   "GB/s of float32 gradients and weights between GPU and CPU memory "
+                   "(offload; measured on an H100 host)")
+      ->capture_default_str()
+      ->check(positive_rate);
+  command
+      ->add_option("--cpu-gbps", flags->cpu_gbps,
+                   "CPU memory GB/s the offloaded AdamW reaches (measured on an H100 host)")
+      ->capture_default_str()
+      ->check(positive_rate);
   command->add_flag("--json", flags->json, "Print JSON instead of a table");
   return [flags] { return run_plan(*flags); };
 }

@@ -219,6 +219,33 @@ TEST(PlanCli, PrintsEveryMemoryOption) {
   CommandResult bad = testing::run_longctx("plan --preset debug --gpu-mem lots");
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.err.find("--gpu-mem"), std::string::npos) << bad.err;
+  CommandResult bad_link = testing::run_longctx("plan --preset debug --host-gbps 0");
+  EXPECT_NE(bad_link.exit_code, 0);
+  EXPECT_NE(bad_link.err.find("--host-gbps"), std::string::npos) << bad_link.err;
+}
+
+TEST(PlanCli, OffloadTimeFollowsTheHostRates) {
+  // Half the host link and CPU bandwidth: the offloaded rows' offload time doubles, the others
+  // stay at zero, and the step time grows by exactly the difference.
+  auto options = [](const std::string& flags) {
+    CommandResult r =
+        testing::run_longctx("plan --preset llama2-7b --seq-len 81920 --json " + flags);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return nlohmann::json::parse(r.out)["options"];
+  };
+  nlohmann::json fast = options(""), slow = options("--host-gbps 13.5 --cpu-gbps 72.5");
+  ASSERT_EQ(fast.size(), slow.size());
+  for (size_t i = 0; i < fast.size(); ++i) {
+    double a = fast[i]["offload_time_s"], b = slow[i]["offload_time_s"];
+    if (fast[i]["offload_optimizer"].get<bool>()) {
+      EXPECT_GT(a, 10.0);  // 49 micro-batches of 27 GB each
+      EXPECT_NEAR(b, 2 * a, 1e-6 * a);
+    } else {
+      EXPECT_EQ(a, 0.0);
+    }
+    EXPECT_NEAR(slow[i]["step_time_s"].get<double>() - fast[i]["step_time_s"].get<double>(), b - a,
+                1e-6);
+  }
 }
 
 }  // namespace

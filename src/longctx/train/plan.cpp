@@ -1,5 +1,8 @@
 #include "longctx/train/plan.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "longctx/model/llama.h"
 
 namespace longctx {
@@ -27,6 +30,11 @@ std::vector<PlanRow> plan_training(const PlanInput& in) {
   const double tokens = static_cast<double>(in.seq_len) * in.micro_batch;
   const double n = static_cast<double>(total_parameters(c));
   const double n_matmul = static_cast<double>(matmul_parameters(c));
+  // Gradients that exist at the start of backward: the head's and the top layer's. The rest
+  // appear layer by layer while the kept activations of those layers are freed.
+  const double first_gradients =
+      p * (static_cast<double>(c.vocab_size) * d +
+           (n - static_cast<double>(c.vocab_size) * d * (c.tie_word_embeddings ? 1 : 2)) / layers);
 
   // Bytes per token per layer kept for backward.
   const double kv = static_cast<double>(c.num_key_value_heads * c.head_dim);
@@ -70,7 +78,8 @@ std::vector<PlanRow> plan_training(const PlanInput& in) {
       r.recompute = m;
       r.offload = offload;
       r.weights = static_cast<uint64_t>(p * n);
-      r.gradients = static_cast<uint64_t>(p * n);
+      r.all_gradients = static_cast<uint64_t>(p * n);
+      r.gradients = static_cast<uint64_t>(std::min(p * n, first_gradients));
       double optimizer = 12 * n + (in.compute_bytes == 4 ? 0 : 4 * n);
       if (offload) {
         r.cpu_bytes = static_cast<uint64_t>(optimizer + (in.compute_bytes == 4 ? 4 * n : 0));
@@ -88,11 +97,22 @@ std::vector<PlanRow> plan_training(const PlanInput& in) {
       double loss_bytes = 2 * 4 * chunk * static_cast<double>(c.vocab_size);
       double layer_bytes = tokens * (transient_layer + p * d + 2 * p * f);
       r.transient = static_cast<uint64_t>(std::max(loss_bytes, layer_bytes));
-      r.total = r.weights + r.gradients + r.optimizer + r.activations + r.transient;
+      r.reserve = kPlanReserveBytes;
+      r.total = r.weights + r.optimizer + r.reserve +
+                std::max(r.all_gradients, r.activations + r.transient + r.gradients);
       r.model_flops_per_token = model_flops;
       r.flops_per_token = model_flops + recomputing_layers * extra_flops;
       double step_tokens = static_cast<double>(in.seq_len) * static_cast<double>(in.rows_per_step);
       r.step_seconds = r.flops_per_token * step_tokens / (in.peak_flops * in.assumed_mfu);
+      if (offload) {
+        // Every micro-batch's gradients go down as float32, the masters come back up once, and
+        // the CPU's AdamW streams 28 bytes a parameter (masters and both moments read and
+        // written, the gradient sum read). None of it overlaps the GPU's work.
+        double micro_batches = std::ceil(static_cast<double>(in.rows_per_step) / in.micro_batch);
+        r.offload_seconds = (micro_batches + 1) * 4 * n / in.host_link_bytes_per_second +
+                            28 * n / in.cpu_memory_bytes_per_second;
+        r.step_seconds += r.offload_seconds;
+      }
       rows.push_back(r);
     }
   }

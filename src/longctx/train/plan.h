@@ -12,12 +12,19 @@
 //                    (3 P F with the fused SwiGLU kernel, which keeps no silu(gate))
 //   recomputed block only its input: P d
 //
-// with P the compute dtype's bytes. Add weights (P N), their gradients (P N), the optimizer
-// (float32 gradient sums and moments, 12 N, plus 4 N of masters unless the compute dtype is
-// float32; none with --offload-optimizer), and the larger of one recomputed layer's
-// activations with its gradient buffers and the loss's float32 logits for one chunk. Time: FLOPs
-// per token 6 N + 6 L T d (RECIPE.md section 5) plus the forward FLOPs of recomputed blocks, at an
-// assumed fraction of the device's peak (bench/README.md has the measured one).
+// with P the compute dtype's bytes. The peak is the larger of two moments. At the start of
+// backward: weights (P N), the optimizer (float32 gradient sums and moments, 12 N, plus 4 N of
+// masters unless the compute dtype is float32; none with --offload-optimizer), the kept
+// activations, the larger of one recomputed layer's activations with its gradient buffers and
+// the loss's float32 logits for one chunk, and the gradients backward has made by then (the
+// head's and the top layer's: the others appear as the activations they need are freed). At
+// its end: weights, optimizer and every gradient (P N). Both add a fixed reserve for library
+// workspaces and the allocator's rounding. Fitted to H100 peaks (docs/benchmarks.md).
+//
+// Time: FLOPs per token 6 N + 6 L T d (RECIPE.md section 5) plus the forward FLOPs of
+// recomputed blocks, at an assumed fraction of the device's peak (bench/README.md has the
+// measured one); with --offload-optimizer, plus the host traffic and the CPU's AdamW, which do
+// not overlap the GPU's work (rates measured on the H100 machine's host; docs/benchmarks.md).
 //
 //   std::vector<PlanRow> rows = plan_training({.config = c, .seq_len = 81920});
 #pragma once
@@ -43,18 +50,29 @@ struct PlanInput {
   // The fused SwiGLU kernel (train_ops.h) keeps gate and up but not silu(gate): one [T, F]
   // less per layer. What the trainer runs on a GPU when the build has the kernels.
   bool fused_swiglu = false;
+  // Offload: float32 gradients down and masters up (pinned copies and the work around them),
+  // and the CPU memory bandwidth of its AdamW.
+  double host_link_bytes_per_second = 27e9;
+  double cpu_memory_bytes_per_second = 145e9;
 };
+
+// Library workspaces (cuBLAS, cuDNN) and the caching allocator's rounding, on top of the
+// tensors the plan counts.
+inline constexpr uint64_t kPlanReserveBytes = 1ull << 30;
 
 struct PlanRow {
   std::string recompute;  // none | mlp | attention | full
   bool offload = false;
-  // GPU bytes at the peak, by part.
+  // GPU bytes at the start of backward, by part (gradients: those made by then); total is the
+  // larger of that sum and weights + optimizer + reserve + all_gradients (the end of backward).
   uint64_t weights = 0, gradients = 0, optimizer = 0, activations = 0, transient = 0;
+  uint64_t all_gradients = 0, reserve = 0;
   uint64_t total = 0;
   uint64_t cpu_bytes = 0;            // optimizer state in CPU memory (offload)
   double flops_per_token = 0;        // hardware FLOPs, recomputation included
   double model_flops_per_token = 0;  // RECIPE.md section 5: 6 N + 6 L T d
-  double step_seconds = 0;           // estimate
+  double step_seconds = 0;           // estimate, offload_seconds included
+  double offload_seconds = 0;        // host traffic and the CPU's AdamW (offload only)
 };
 
 // Every combination of recompute (none, mlp, attention, full) and offload (off, on).

@@ -4,7 +4,11 @@
 // accumulation's staging path runs too).
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
+#include "longctx/model/train_ops.h"
 #include "longctx/train/adamw.h"
+#include "longctx/train/plan.h"
 #include "longctx/train/trainer.h"
 #include "longctx/train/trainer_test_support.h"
 
@@ -102,6 +106,54 @@ TEST(MasterAdamWGpu, OffloadedStepsGiveTheWeightsOfStepsOnTheGpu) {
     torch::Tensor apart = (a - c).abs() > a.abs() * (1.0 / 128) + 1e-6;
     EXPECT_EQ(apart.sum().item<int64_t>(), 0);
     EXPECT_LT((a != c).to(torch::kFloat).mean().item<double>(), 0.01);
+  }
+}
+
+// The memory plan against the peak the allocator records, for each recompute mode and the
+// offload, on a 4-layer model of TinyLlama's widths at 16K tokens: the plan must not promise
+// less than the run takes (train refuses by it), and should not waste more than 15% either.
+TEST(TrainerGpu, PlanCoversTheMeasuredPeak) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  ScratchDir tmp;
+  const uint32_t t = 16384;
+  write_counting_dataset(tmp.path(), 4, t);
+  ModelConfig config = model_preset("tinyllama-1.1b");
+  config.num_hidden_layers = 4;
+  LlamaForCausalLM model = init_model(config, /*seed=*/1);
+  save_model(model, tmp.path() / "model", torch::kBFloat16);
+  struct Case {
+    const char* recompute;
+    bool offload;
+  };
+  for (Case k : {Case{"none", false}, Case{"mlp", false}, Case{"attention", false},
+                 Case{"full", false}, Case{"full", true}}) {
+    SCOPED_TRACE(std::string(k.recompute) + (k.offload ? " offload" : ""));
+    TrainConfig c;
+    c.model = (tmp.path() / "model").string();
+    c.data = (tmp.path() / "counting").string();
+    c.out = (tmp.path() / (std::string(k.recompute) + (k.offload ? "_offload" : ""))).string();
+    c.seq_len = t;
+    c.batch_tokens = 2 * t;  // two micro-batches: the second's accumulation is in the peak
+    c.steps = 1;
+    c.device = "cuda";
+    c.recompute = k.recompute;
+    c.offload_optimizer = k.offload;
+    double measured = 0;
+    {
+      Trainer trainer(c, {.note = [](const std::string&) {}});
+      measured = trainer.train_step().peak_memory_gib;
+    }
+    double planned = 0;
+    for (const PlanRow& r : plan_training({.config = config,
+                            .seq_len = t,
+                            .rows_per_step = 2,
+                            .fused_swiglu = fused_kernels_enabled()}))
+      if (r.recompute == k.recompute && r.offload == k.offload)
+        planned = static_cast<double>(r.total) / (1024.0 * 1024 * 1024);
+    std::printf("plan %-9s offload %d: measured %.2f GiB, planned %.2f GiB\n", k.recompute,
+                k.offload ? 1 : 0, measured, planned);
+    EXPECT_GE(planned, measured);
+    EXPECT_LE(planned, 1.15 * measured);
   }
 }
 

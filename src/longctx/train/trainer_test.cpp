@@ -388,6 +388,46 @@ TEST(PlanTest, RecomputationTradesMemoryForTime) {
   // Full recomputation at 80K on an 80 GB GPU needs offload for 7B, as the paper's ZeRO setup.
   EXPECT_EQ(fastest_fitting(rows, 80ull << 30, false), nullptr);
   ASSERT_NE(fastest_fitting(rows, 80ull << 30, true), nullptr);
+  EXPECT_EQ(get("full", false).offload_seconds, 0.0);
+}
+
+TEST(PlanTest, GradientsAppearAsBackwardFreesActivations) {
+  // 7B: at the start of backward only the head's and the top layer's gradients exist (about
+  // 0.2e9 + 0.13e9 parameters), so the peak is weights + activations + transient + those, not
+  // every gradient on top of every activation.
+  PlanInput in{.config = model_preset("llama2-7b"), .seq_len = 81920};
+  for (const PlanRow& r : plan_training(in)) {
+    SCOPED_TRACE(r.recompute);
+    EXPECT_NEAR(static_cast<double>(r.all_gradients) / 2 / 6.74e9, 1.0, 0.01);
+    EXPECT_NEAR(static_cast<double>(r.gradients) / 2, 0.2024e9 + 0.131e9, 0.01e9);
+    EXPECT_EQ(r.total,
+              r.weights + r.optimizer + r.reserve + r.activations + r.transient + r.gradients);
+  }
+  // A short row: the end of backward, with every gradient, is the peak.
+  in.seq_len = 16;
+  for (const PlanRow& r : plan_training(in))
+    EXPECT_EQ(r.total, r.weights + r.optimizer + r.reserve + r.all_gradients) << r.recompute;
+}
+
+TEST(PlanTest, OffloadTimeGrowsWithMicroBatches) {
+  // Each micro-batch sends 4 bytes a parameter down; each step sends them up once and runs
+  // AdamW over 28 bytes a parameter on the CPU.
+  PlanInput in{.config = model_preset("llama2-7b"), .seq_len = 81920, .rows_per_step = 1};
+  auto offloaded_full = [&](const PlanInput& input) {
+    for (const PlanRow& r : plan_training(input))
+      if (r.recompute == "full" && r.offload) return r;
+    return PlanRow{};
+  };
+  PlanRow one = offloaded_full(in);
+  in.rows_per_step = 49;
+  PlanRow many = offloaded_full(in);
+  double n = static_cast<double>(one.all_gradients) / 2;
+  EXPECT_NEAR(one.offload_seconds, 8 * n / 27e9 + 28 * n / 145e9, 1e-6);
+  EXPECT_NEAR(many.offload_seconds - one.offload_seconds, 48 * 4 * n / 27e9, 1e-6);
+  EXPECT_GT(one.step_seconds, one.offload_seconds);
+  // Seven rows a micro-batch: 7 gradient transfers a step instead of 49.
+  in.micro_batch = 7;
+  EXPECT_NEAR(many.offload_seconds - offloaded_full(in).offload_seconds, 42 * 4 * n / 27e9, 1e-6);
 }
 
 TEST(PlanTest, FusedSwiGluKeepsOneFfnTensorLessPerLayer) {
