@@ -81,7 +81,9 @@ Result measure(const fs::path& scratch, const fs::path& model_dir, const longctx
   config.gpu_memory_gib = budget_gib;
   try {
     auto t0 = std::chrono::steady_clock::now();
-    longctx::Trainer trainer(config, {.note = [](const std::string&) {}});
+    longctx::Trainer trainer(config, {.note = [](const std::string& text) {
+                               std::fprintf(stderr, "  note: %s\n", text.c_str());
+                             }});
     std::fprintf(stderr, "  trainer ready in %.1f s (model load, optimizer state)\n",
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     r.recompute = trainer.config().recompute;
@@ -104,14 +106,7 @@ Result measure(const fs::path& scratch, const fs::path& model_dir, const longctx
     r.tokens_per_second = tps[tps.size() / 2];
     r.mfu = mfu[mfu.size() / 2];
     r.peak_gib = *std::max_element(peak.begin(), peak.end());
-    longctx::PlanInput in{.config = c,
-                          .seq_len = t,
-                          .micro_batch = 1,
-                          .rows_per_step = static_cast<uint64_t>(rows),
-                          .fused_swiglu = longctx::fused_kernels_enabled()};
-    for (const longctx::PlanRow& row : longctx::plan_training(in))
-      if (row.recompute == r.recompute && row.offload == offload)
-        r.predicted_gib = static_cast<double>(row.total) / (1 << 30);
+    r.predicted_gib = static_cast<double>(trainer.plan().total) / (1 << 30);
     r.ok = true;
   } catch (const std::exception& e) {
     r.error = e.what();

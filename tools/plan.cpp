@@ -81,7 +81,8 @@ int run_plan(const PlanFlags& flags) {
       .recompute_layers = parse_layer_set(flags.recompute_layers, config.num_hidden_layers),
       .fused_swiglu = fused_kernels_enabled(),
       .host_link_bytes_per_second = flags.host_gbps * 1e9,
-      .cpu_memory_bytes_per_second = flags.cpu_gbps * 1e9};
+      .cpu_memory_bytes_per_second = flags.cpu_gbps * 1e9,
+      .budget_bytes = budget};
   std::vector<PlanRow> plan = plan_training(input);
   const PlanRow* best = fastest_fitting(plan, budget, false);
   const PlanRow* best_offload = fastest_fitting(plan, budget, true);
@@ -109,6 +110,7 @@ int run_plan(const PlanFlags& flags) {
                                 {"transient_gib", gib(r.transient)},
                                 {"total_gib", gib(r.total)},
                                 {"cpu_gib", gib(r.cpu_bytes)},
+                                {"gpu_gradient_sums_gib", gib(r.gpu_sums)},
                                 {"fits", r.total <= budget},
                                 {"step_time_s", r.step_seconds},
                                 {"offload_time_s", r.offload_seconds},
@@ -139,7 +141,9 @@ int run_plan(const PlanFlags& flags) {
       "in CPU memory.\n"
       "Step time assumes %.0f%% MFU (6N + 6LTd FLOPs per token, 989 TFLOP/s) plus "
       "recomputation; offload adds float32 gradients down each micro-batch and masters up at "
-      "--host-gbps %g, and AdamW at --cpu-gbps %g (28 bytes a parameter).\n"
+      "--host-gbps %g, and AdamW at --cpu-gbps %g (28 bytes a parameter). An offloaded row's "
+      "optimizer column is the gradient sums kept on the GPU where the budget leaves room; "
+      "those go down once a step.\n"
       "< marks what --recompute auto picks (without and with --offload-optimizer).\n"
       "MLP activations counted %s the fused SwiGLU kernel (%s).\n",
       gib(plan.back().reserve), gib(plan.back().all_gradients), gib(plan.back().cpu_bytes),

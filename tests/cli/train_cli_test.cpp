@@ -226,17 +226,20 @@ TEST(PlanCli, PrintsEveryMemoryOption) {
 
 TEST(PlanCli, OffloadTimeFollowsTheHostRates) {
   // Half the host link and CPU bandwidth: the offloaded rows' offload time doubles, the others
-  // stay at zero, and the step time grows by exactly the difference.
+  // stay at zero, and the step time grows by exactly the difference. At 40 GiB no gradient sum
+  // fits on the GPU, so every micro-batch's gradients go down.
   auto options = [](const std::string& flags) {
     CommandResult r =
         testing::run_longctx("plan --preset llama2-7b --seq-len 81920 --json " + flags);
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return nlohmann::json::parse(r.out)["options"];
   };
-  nlohmann::json fast = options(""), slow = options("--host-gbps 13.5 --cpu-gbps 72.5");
+  nlohmann::json fast = options("--gpu-mem 40GiB"),
+                 slow = options("--gpu-mem 40GiB --host-gbps 13.5 --cpu-gbps 72.5");
   ASSERT_EQ(fast.size(), slow.size());
   for (size_t i = 0; i < fast.size(); ++i) {
     double a = fast[i]["offload_time_s"], b = slow[i]["offload_time_s"];
+    EXPECT_EQ(fast[i]["gpu_gradient_sums_gib"], 0.0);
     if (fast[i]["offload_optimizer"].get<bool>()) {
       EXPECT_GT(a, 10.0);  // 49 micro-batches of 27 GB each
       EXPECT_NEAR(b, 2 * a, 1e-6 * a);
@@ -245,6 +248,19 @@ TEST(PlanCli, OffloadTimeFollowsTheHostRates) {
     }
     EXPECT_NEAR(slow[i]["step_time_s"].get<double>() - fast[i]["step_time_s"].get<double>(), b - a,
                 1e-6);
+  }
+  // On an 80 GiB card the full-recompute offloaded row keeps all 25.1 GiB of sums on the GPU:
+  // its gradients go down once a step, as with one row a step.
+  nlohmann::json roomy = options("--gpu-mem 80GiB");
+  nlohmann::json one_row = options("--gpu-mem 80GiB --batch-tokens 81920");
+  for (size_t i = 0; i < roomy.size(); ++i) {
+    if (roomy[i]["recompute"] != "full" || !roomy[i]["offload_optimizer"].get<bool>()) continue;
+    EXPECT_NEAR(roomy[i]["gpu_gradient_sums_gib"].get<double>(), 25.1, 0.05);
+    EXPECT_NEAR(roomy[i]["offload_time_s"].get<double>(),
+                one_row[i]["offload_time_s"].get<double>(), 1e-9);
+    EXPECT_EQ(one_row[i]["gpu_gradient_sums_gib"], 0.0);  // one micro-batch: nothing to gain
+    EXPECT_TRUE(roomy[i]["fits"].get<bool>());
+    EXPECT_LE(roomy[i]["total_gib"].get<double>(), 78.0);  // 2 GiB left beside the sums
   }
 }
 

@@ -41,6 +41,7 @@ MasterAdamW::MasterAdamW(const torch::OrderedDict<std::string, torch::Tensor>& p
                          AdamWOptions options)
     : options_(options) {
   torch::NoGradGuard no_grad;
+  uint64_t gpu_sum_left = options.gpu_sum_bytes;
   for (const auto& item : parameters) {
     const torch::Tensor& p = item.value();
     if (!p.requires_grad()) continue;
@@ -71,6 +72,11 @@ MasterAdamW::MasterAdamW(const torch::OrderedDict<std::string, torch::Tensor>& p
       s.master.copy_(p);
     }
     s.grad_sum = host(/*zero=*/true);
+    uint64_t sum_bytes = static_cast<uint64_t>(p.numel()) * 4;
+    if (options.offload && p.is_cuda() && sum_bytes <= gpu_sum_left) {
+      s.gpu_sum = torch::empty(p.sizes(), torch::dtype(torch::kFloat).device(p.device()));
+      gpu_sum_left -= sum_bytes;
+    }
     s.exp_avg = torch::zeros(p.sizes(), f32);
     s.exp_avg_sq = torch::zeros(p.sizes(), f32);
     slots_.push_back(std::move(s));
@@ -100,7 +106,13 @@ void MasterAdamW::accumulate() {
   for (Slot& s : slots_) {
     torch::Tensor& grad = s.param.mutable_grad();
     if (!grad.defined()) continue;
-    if (grad.device() == s.grad_sum.device()) {
+    if (s.gpu_sum.defined()) {
+      // Offloaded, summed on the GPU: down once, when the step gathers it.
+      if (s.has_grad)
+        s.gpu_sum.add_(grad);
+      else
+        s.gpu_sum.copy_(grad);
+    } else if (grad.device() == s.grad_sum.device()) {
       if (s.has_grad)
         s.grad_sum.add_(grad.to(torch::kFloat));
       else
@@ -128,29 +140,51 @@ void MasterAdamW::accumulate() {
   }
 }
 
-double MasterAdamW::clip_grad_norm(double max_norm) {
-  torch::NoGradGuard no_grad;
+std::vector<torch::Tensor> MasterAdamW::current_sums() {
   std::vector<torch::Tensor> sums;
   for (Slot& s : slots_)
-    if (s.has_grad) sums.push_back(s.grad_sum);
+    if (s.has_grad) sums.push_back(s.gpu_sum.defined() ? s.gpu_sum : s.grad_sum);
+  return sums;
+}
+
+void MasterAdamW::gather_gpu_sums() {
+  for (Slot& s : slots_)
+    if (s.has_grad && s.gpu_sum.defined()) s.grad_sum.copy_(s.gpu_sum);
+}
+
+double MasterAdamW::clip_grad_norm(double max_norm) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> sums = current_sums();
   if (sums.empty()) return 0.0;
-  // Per-tensor norms in float32 (as torch's clip_grad_norm_), combined in float64.
-  std::vector<torch::Tensor> norms;
+  // Per-tensor norms in float32 (as torch's clip_grad_norm_), combined in float64; the sums on
+  // a GPU in one multi-tensor call, those in CPU memory one by one.
+  std::vector<torch::Tensor> on_gpu, on_cpu;
+  for (const torch::Tensor& g : sums) (g.is_cuda() ? on_gpu : on_cpu).push_back(g);
+  double squares = 0;
+  for (const std::vector<torch::Tensor>* list : {&on_gpu, &on_cpu}) {
+    if (list->empty()) continue;
+    std::vector<torch::Tensor> norms;
 #ifdef LONGCTX_FOREACH
-  if (sums.front().is_cuda()) norms = at::_foreach_norm(sums, 2);
+    if (list == &on_gpu) norms = at::_foreach_norm(*list, 2);
 #endif
-  if (norms.empty())
-    for (const torch::Tensor& g : sums) norms.push_back(g.norm(2));
-  double norm = torch::stack(norms).to(torch::kDouble).norm(2).item<double>();
+    if (norms.empty())
+      for (const torch::Tensor& g : *list) norms.push_back(g.norm(2));
+    squares += torch::stack(norms).to(torch::kDouble).square().sum().item<double>();
+  }
+  double norm = std::sqrt(squares);
   if (max_norm > 0 && std::isfinite(norm)) {
     double coef = max_norm / (norm + 1e-6);
-    if (coef < 1.0) at::_foreach_mul_(sums, coef);
+    if (coef < 1.0) {
+      for (std::vector<torch::Tensor>* list : {&on_gpu, &on_cpu})
+        if (!list->empty()) at::_foreach_mul_(*list, coef);
+    }
   }
   return norm;
 }
 
 void MasterAdamW::step(double lr) {
   torch::NoGradGuard no_grad;
+  gather_gpu_sums();
   ++steps_;
   const double b1 = options_.beta1, b2 = options_.beta2;
   bool fused =
@@ -235,6 +269,7 @@ uint64_t MasterAdamW::state_bytes() const {
     uint64_t n = static_cast<uint64_t>(s.param.numel()) * 4;
     bytes += n * 3;                              // grad sum and two moments
     if (!s.master.is_same(s.param)) bytes += n;  // a separate master
+    if (s.gpu_sum.defined()) bytes += n;         // its sum on the GPU too
   }
   return bytes;
 }

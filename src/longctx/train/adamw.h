@@ -33,6 +33,10 @@ struct AdamWOptions {
   // Master weights, gradient sums and moments in (pinned) CPU memory; the GPU holds only the
   // compute copies and their gradients.
   bool offload = false;
+  // With offload: up to this many bytes of float32 gradient sums also on the GPU, parameter by
+  // parameter in order. Their micro-batches add there and go down once a step, instead of once
+  // a micro-batch (1.0 s each at 7B on an H100 host).
+  uint64_t gpu_sum_bytes = 0;
 };
 
 class MasterAdamW {
@@ -67,11 +71,16 @@ class MasterAdamW {
     torch::Tensor param;     // the model's parameter (compute dtype, its device)
     torch::Tensor master;    // float32; the parameter itself when it is float32 and not offloaded
     torch::Tensor grad_sum;  // float32, like master
+    torch::Tensor gpu_sum;   // offload: float32 on the parameter's GPU, when it got one
     torch::Tensor exp_avg, exp_avg_sq;
     bool decay = false;
     bool has_grad = false;  // grad_sum holds something this step
   };
   void copy_masters_to_params();
+  // The sums a step reads: gpu_sum where a slot has one, else grad_sum.
+  std::vector<torch::Tensor> current_sums();
+  // Moves the GPU-held sums down into grad_sum for the CPU's update.
+  void gather_gpu_sums();
 
   AdamWOptions options_;
   std::vector<Slot> slots_;

@@ -105,11 +105,21 @@ std::vector<PlanRow> plan_training(const PlanInput& in) {
       double step_tokens = static_cast<double>(in.seq_len) * static_cast<double>(in.rows_per_step);
       r.step_seconds = r.flops_per_token * step_tokens / (in.peak_flops * in.assumed_mfu);
       if (offload) {
-        // Every micro-batch's gradients go down as float32, the masters come back up once, and
-        // the CPU's AdamW streams 28 bytes a parameter (masters and both moments read and
-        // written, the gradient sum read). None of it overlaps the GPU's work.
+        // Gradient sums on the GPU where the budget leaves room (several micro-batches only).
         double micro_batches = std::ceil(static_cast<double>(in.rows_per_step) / in.micro_batch);
-        r.offload_seconds = (micro_batches + 1) * 4 * n / in.host_link_bytes_per_second +
+        if (micro_batches > 1 && in.budget_bytes > r.total + kGpuSumMargin) {
+          r.gpu_sums =
+              std::min(static_cast<uint64_t>(4 * n), in.budget_bytes - r.total - kGpuSumMargin);
+          r.optimizer = r.gpu_sums;
+          r.total += r.gpu_sums;
+        }
+        // Float32 gradients go down (a GPU-held sum once a step, the rest every micro-batch),
+        // the masters come back up once, and the CPU's AdamW streams 28 bytes a parameter
+        // (masters and both moments read and written, the gradient sum read). None of it
+        // overlaps the GPU's work.
+        double on_gpu = static_cast<double>(r.gpu_sums) / (4 * n);
+        double down = 4 * n * (on_gpu + (1 - on_gpu) * micro_batches);
+        r.offload_seconds = (down + 4 * n) / in.host_link_bytes_per_second +
                             28 * n / in.cpu_memory_bytes_per_second;
         r.step_seconds += r.offload_seconds;
       }

@@ -25,6 +25,8 @@
 // recomputed blocks, at an assumed fraction of the device's peak (bench/README.md has the
 // measured one); with --offload-optimizer, plus the host traffic and the CPU's AdamW, which do
 // not overlap the GPU's work (rates measured on the H100 machine's host; docs/benchmarks.md).
+// Offloaded gradient sums that fit in what the budget leaves stay on the GPU and go down once a
+// step instead of once a micro-batch.
 //
 //   std::vector<PlanRow> rows = plan_training({.config = c, .seq_len = 81920});
 #pragma once
@@ -54,11 +56,17 @@ struct PlanInput {
   // and the CPU memory bandwidth of its AdamW.
   double host_link_bytes_per_second = 27e9;
   double cpu_memory_bytes_per_second = 145e9;
+  // The GPU's memory budget. With offload and several micro-batches a step, the float32
+  // gradient sums take what the budget leaves (less kGpuSumMargin) on the GPU: MasterAdamW's
+  // gpu_sum_bytes. 0: none there.
+  uint64_t budget_bytes = 0;
 };
 
 // Library workspaces (cuBLAS, cuDNN) and the caching allocator's rounding, on top of the
 // tensors the plan counts.
 inline constexpr uint64_t kPlanReserveBytes = 1ull << 30;
+// Left free beside offloaded gradient sums placed on the GPU.
+inline constexpr uint64_t kGpuSumMargin = 2ull << 30;
 
 struct PlanRow {
   std::string recompute;  // none | mlp | attention | full
@@ -69,6 +77,7 @@ struct PlanRow {
   uint64_t all_gradients = 0, reserve = 0;
   uint64_t total = 0;
   uint64_t cpu_bytes = 0;            // optimizer state in CPU memory (offload)
+  uint64_t gpu_sums = 0;             // offload: gradient sums on the GPU (in optimizer, total)
   double flops_per_token = 0;        // hardware FLOPs, recomputation included
   double model_flops_per_token = 0;  // RECIPE.md section 5: 6 N + 6 L T d
   double step_seconds = 0;           // estimate, offload_seconds included

@@ -108,6 +108,7 @@ struct Trainer::State {
   uint64_t step = 0, rows_consumed = 0, tokens = 0;
   uint64_t total_steps = 0, rows_per_step = 0;
   double model_flops_per_token = 0;
+  PlanRow plan;
   std::vector<int32_t> rows_buffer;
 
   void note(const std::string& text) const {
@@ -196,7 +197,9 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options) : state_(std::make_
       .compute_bytes = s.dtype == torch::kFloat ? 4 : 2,
       .loss_chunk = config.loss_chunk,
       .recompute_layers = parse_layer_set(config.recompute_layers, trained.num_hidden_layers),
-      .fused_swiglu = s.device.is_cuda() && fused_kernels_enabled()};
+      .fused_swiglu = s.device.is_cuda() && fused_kernels_enabled(),
+      // Where offloaded gradient sums may go: never past the card, whatever --gpu-memory-gib.
+      .budget_bytes = s.device.is_cuda() ? std::min(budget, total_memory_bytes(s.device)) : 0};
   if (s.device.is_cuda() && !plan.fused_swiglu) {
     s.note(fused_kernels_built()
                ? "fused RoPE/SwiGLU kernels off (LONGCTX_FUSED_KERNELS=0): plain libtorch ops"
@@ -205,6 +208,7 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options) : state_(std::make_
   }
   PlanRow row = check_plan(config, plan, budget, [&](const std::string& t) { s.note(t); });
   s.model_flops_per_token = row.model_flops_per_token;
+  s.plan = row;
   std::vector<bool> layers = plan.recompute_layers;
   Recompute mode = parse_recompute(config.recompute);
   for (bool on : layers) s.forward.recompute.push_back(on ? mode : Recompute::kNone);
@@ -230,7 +234,13 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options) : state_(std::make_
                                                            .beta2 = config.adam_beta2,
                                                            .eps = config.adam_eps,
                                                            .weight_decay = config.weight_decay,
-                                                           .offload = config.offload_optimizer});
+                                                           .offload = config.offload_optimizer,
+                                                           .gpu_sum_bytes = row.gpu_sums});
+  if (row.gpu_sums > 0)
+    s.note(
+        fmt::format("offload: {:.1f} GiB of float32 gradient sums on the GPU, so those "
+                    "gradients go down once a step instead of once a micro-batch",
+                    static_cast<double>(row.gpu_sums) / kGiB));
 
   uint64_t metrics_bytes = 0;
   if (s.options.resume) {
@@ -261,6 +271,9 @@ Trainer::~Trainer() = default;
 
 const TrainConfig& Trainer::config() const {
   return state_->config;
+}
+const PlanRow& Trainer::plan() const {
+  return state_->plan;
 }
 uint64_t Trainer::step() const {
   return state_->step;

@@ -26,6 +26,7 @@
 #include <optional>
 #include <string>
 
+#include "longctx/train/plan.h"
 #include "longctx/train/train_config.h"
 
 namespace longctx {
@@ -61,6 +62,7 @@ class Trainer {
   ~Trainer();
 
   const TrainConfig& config() const;  // resolved: recompute chosen, seq_len filled in
+  const PlanRow& plan() const;        // the memory plan's row this run follows
   uint64_t step() const;              // optimizer steps done
   uint64_t total_steps() const;
   uint64_t rows_per_step() const;

@@ -66,46 +66,51 @@ TEST(TrainerGpu, Bfloat16TrainingFollowsFloat32) {
 // The offloaded optimizer (gradients down in float32, the CPU's AdamW, weights up in float32 and
 // narrowed on the GPU) gives the bf16 weights of the optimizer on the GPU: two micro-batches a
 // step (the second summed through the pinned staging buffer), clipping, weight decay on the
-// matrix only.
+// matrix only. A third run keeps the matrix's gradient sum on the GPU (gpu_sum_bytes fits it and
+// not the bias), so one parameter sums there and goes down once a step, the other does not.
 TEST(MasterAdamWGpu, OffloadedStepsGiveTheWeightsOfStepsOnTheGpu) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   torch::manual_seed(3);
   auto bf16 = torch::dtype(torch::kBFloat16).device(torch::kCUDA);
   torch::Tensor w = torch::randn({512, 384}, bf16), b = torch::randn({384}, bf16);
-  torch::OrderedDict<std::string, torch::Tensor> on_gpu, offloaded;
-  on_gpu.insert("w", w.clone().requires_grad_(true));
-  on_gpu.insert("b", b.clone().requires_grad_(true));
-  offloaded.insert("w", w.clone().requires_grad_(true));
-  offloaded.insert("b", b.clone().requires_grad_(true));
+  std::vector<torch::OrderedDict<std::string, torch::Tensor>> params(3);
+  for (auto& p : params) {
+    p.insert("w", w.clone().requires_grad_(true));
+    p.insert("b", b.clone().requires_grad_(true));
+  }
   AdamWOptions options{.beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .weight_decay = 0.1};
-  MasterAdamW gpu(on_gpu, options);
+  std::vector<std::unique_ptr<MasterAdamW>> opts;
+  opts.push_back(std::make_unique<MasterAdamW>(params[0], options));
   options.offload = true;
-  MasterAdamW cpu(offloaded, options);
+  opts.push_back(std::make_unique<MasterAdamW>(params[1], options));
+  options.gpu_sum_bytes = 512 * 384 * 4;
+  opts.push_back(std::make_unique<MasterAdamW>(params[2], options));
+  EXPECT_EQ(opts[2]->state_bytes(), opts[1]->state_bytes() + 512 * 384 * 4);
   for (int step = 0; step < 5; ++step) {
     for (int micro = 0; micro < 2; ++micro) {
       for (const char* name : {"w", "b"}) {
-        torch::Tensor g = torch::randn(on_gpu[name].sizes(), bf16) * 0.1;
-        on_gpu[name].mutable_grad() = g.clone();
-        offloaded[name].mutable_grad() = g.clone();
+        torch::Tensor g = torch::randn(params[0][name].sizes(), bf16) * 0.1;
+        for (auto& p : params) p[name].mutable_grad() = g.clone();
       }
-      gpu.accumulate();
-      cpu.accumulate();
+      for (auto& o : opts) o->accumulate();
     }
-    double norm_gpu = gpu.clip_grad_norm(1.0), norm_cpu = cpu.clip_grad_norm(1.0);
-    EXPECT_NEAR(norm_cpu, norm_gpu, 1e-4 * norm_gpu);
-    gpu.step(1e-2);
-    cpu.step(1e-2);
+    double norm_gpu = opts[0]->clip_grad_norm(1.0);
+    for (size_t k = 1; k < opts.size(); ++k)
+      EXPECT_NEAR(opts[k]->clip_grad_norm(1.0), norm_gpu, 1e-4 * norm_gpu) << "run " << k;
+    for (auto& o : opts) o->step(1e-2);
   }
-  for (const char* name : {"w", "b"}) {
-    SCOPED_TRACE(name);
-    torch::Tensor a = on_gpu[name].detach().to(torch::kFloat);
-    torch::Tensor c = offloaded[name].detach().to(torch::kFloat);
-    EXPECT_TRUE(a.is_cuda() && c.is_cuda());
-    // The weights moved (5 steps of 1e-2), and moved alike: at most one bf16 rounding apart.
-    EXPECT_GT((a - w.to(torch::kFloat)).abs().max().item<double>(), 1e-2);
-    torch::Tensor apart = (a - c).abs() > a.abs() * (1.0 / 128) + 1e-6;
-    EXPECT_EQ(apart.sum().item<int64_t>(), 0);
-    EXPECT_LT((a != c).to(torch::kFloat).mean().item<double>(), 0.01);
+  for (size_t k = 1; k < opts.size(); ++k) {
+    for (const char* name : {"w", "b"}) {
+      SCOPED_TRACE(std::string(name) + " run " + std::to_string(k));
+      torch::Tensor a = params[0][name].detach().to(torch::kFloat);
+      torch::Tensor c = params[k][name].detach().to(torch::kFloat);
+      EXPECT_TRUE(a.is_cuda() && c.is_cuda());
+      // The weights moved (5 steps of 1e-2), and moved alike: at most one bf16 rounding apart.
+      EXPECT_GT((a - w.to(torch::kFloat)).abs().max().item<double>(), 1e-2);
+      torch::Tensor apart = (a - c).abs() > a.abs() * (1.0 / 128) + 1e-6;
+      EXPECT_EQ(apart.sum().item<int64_t>(), 0);
+      EXPECT_LT((a != c).to(torch::kFloat).mean().item<double>(), 0.01);
+    }
   }
 }
 
@@ -138,18 +143,12 @@ TEST(TrainerGpu, PlanCoversTheMeasuredPeak) {
     c.device = "cuda";
     c.recompute = k.recompute;
     c.offload_optimizer = k.offload;
-    double measured = 0;
-    {
-      Trainer trainer(c, {.note = [](const std::string&) {}});
-      measured = trainer.train_step().peak_memory_gib;
-    }
-    double planned = 0;
-    for (const PlanRow& r : plan_training({.config = config,
-                            .seq_len = t,
-                            .rows_per_step = 2,
-                            .fused_swiglu = fused_kernels_enabled()}))
-      if (r.recompute == k.recompute && r.offload == k.offload)
-        planned = static_cast<double>(r.total) / (1024.0 * 1024 * 1024);
+    Trainer trainer(c, {.note = [](const std::string&) {}});
+    double measured = trainer.train_step().peak_memory_gib;
+    // What train planned by (gradient sums on the GPU with offload: this model's all fit).
+    double planned = static_cast<double>(trainer.plan().total) / (1024.0 * 1024 * 1024);
+    EXPECT_EQ(trainer.plan().recompute, k.recompute);
+    EXPECT_EQ(trainer.plan().gpu_sums > 0, k.offload);
     std::printf("plan %-9s offload %d: measured %.2f GiB, planned %.2f GiB\n", k.recompute,
                 k.offload ? 1 : 0, measured, planned);
     EXPECT_GE(planned, measured);
