@@ -122,13 +122,13 @@ int run_plan(const PlanFlags& flags) {
   std::printf("%s at %u tokens per row, %llu rows per step, %s budget %.1f GiB\n",
               flags.model.empty() ? flags.preset.c_str() : flags.model.c_str(), flags.seq_len,
               static_cast<unsigned long long>(rows), flags.dtype.c_str(), gib(budget));
-  std::printf("%-10s %-8s %8s %8s %9s %11s %9s %8s %5s %11s %9s %9s\n", "recompute", "offload",
+  std::printf("%-19s %-8s %8s %8s %9s %11s %9s %8s %5s %11s %9s %9s\n", "recompute", "offload",
               "weights", "grads", "optimizer", "activations", "transient", "total", "fits",
               "step time s", "offload s", "tokens/s");
   for (const PlanRow& r : plan) {
     std::string mark = (&r == best || &r == best_offload) ? " <" : "";
     double step_tokens = static_cast<double>(rows) * flags.seq_len;
-    std::printf("%-10s %-8s %8.1f %8.1f %9.1f %11.1f %9.1f %8.1f %5s %11.2f %9.2f %9.0f%s\n",
+    std::printf("%-19s %-8s %8.1f %8.1f %9.1f %11.1f %9.1f %8.1f %5s %11.2f %9.2f %9.0f%s\n",
                 r.recompute.c_str(), r.offload ? "yes" : "no", gib(r.weights), gib(r.gradients),
                 gib(r.optimizer), gib(r.activations), gib(r.transient), gib(r.total),
                 r.total <= budget ? "yes" : "no", r.step_seconds, r.offload_seconds,

@@ -203,7 +203,7 @@ TEST(PlanCli, PrintsEveryMemoryOption) {
       testing::run_longctx("plan --preset llama2-7b --seq-len 81920 --gpu-mem 80GiB --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   nlohmann::json plan = nlohmann::json::parse(r.out);
-  ASSERT_EQ(plan["options"].size(), 8u);
+  ASSERT_EQ(plan["options"].size(), 10u);
   EXPECT_EQ(plan["rows_per_step"], 49);  // 4M tokens / 81920, rounded
   bool full_offload_fits = false;
   for (const nlohmann::json& o : plan["options"]) {

@@ -170,7 +170,8 @@ torch::Tensor LlamaAttentionImpl::decode(const torch::Tensor& x, const torch::Te
 
 torch::Tensor LlamaAttentionImpl::forward_train(const torch::Tensor& x, const torch::Tensor& cos,
                                                 const torch::Tensor& sin,
-                                                const std::vector<int64_t>& bounds) {
+                                                const std::vector<int64_t>& bounds,
+                                                KeptAttention* keep) {
   int64_t b = x.size(0), t = x.size(1);
   torch::Tensor q = q_proj(x).view({b, t, heads, head_dim}).transpose(1, 2);     // [B, H, T, D]
   torch::Tensor k = k_proj(x).view({b, t, kv_heads, head_dim}).transpose(1, 2);  // [B, K, T, D]
@@ -179,7 +180,7 @@ torch::Tensor LlamaAttentionImpl::forward_train(const torch::Tensor& x, const to
   k = apply_rotary(k, cos, sin);
   torch::Tensor out;
   if (bounds.empty()) {
-    out = causal_attention_gqa(q, k, v);  // [B, H, T, D]
+    out = causal_attention_kept(q, k, v, keep);  // [B, H, T, D]
   } else {
     // Document masking: each document attends causally within itself only.
     // bounds [0, 3, 7] over T = 7: tokens 0-2 see 0-2; tokens 3-6 see 3-6.
@@ -236,9 +237,10 @@ torch::Tensor LlamaDecoderLayerImpl::forward(const torch::Tensor& x, const torch
 torch::Tensor LlamaDecoderLayerImpl::attention_block(const torch::Tensor& x,
                                                      const torch::Tensor& cos,
                                                      const torch::Tensor& sin,
-                                                     const std::vector<int64_t>& bounds) {
+                                                     const std::vector<int64_t>& bounds,
+                                                     KeptAttention* keep) {
   torch::Tensor normed = rms_norm(x, input_layernorm->weight, input_layernorm->eps);
-  return x + self_attn->forward_train(normed, cos, sin, bounds);
+  return x + self_attn->forward_train(normed, cos, sin, bounds, keep);
 }
 
 torch::Tensor LlamaDecoderLayerImpl::mlp_block(const torch::Tensor& h) {
@@ -377,6 +379,17 @@ torch::Tensor LlamaForCausalLMImpl::forward_train(const torch::Tensor& ids,
       case Recompute::kMlp:
         h = recompute(mlp, attention(h));
         break;
+      case Recompute::kLayerKeepAttention: {
+        // One holder per layer and call: filled by the first forward, emptied by the second.
+        auto keep = std::make_shared<KeptAttention>();
+        h = recompute(
+            [layer, keep, cos = cos, sin = sin,
+             bounds = options.document_bounds](const torch::Tensor& x) {
+              return layer->mlp_block(layer->attention_block(x, cos, sin, bounds, keep.get()));
+            },
+            h);
+        break;
+      }
     }
   }
   return rms_norm(h, model->norm->weight, model->norm->eps);

@@ -18,6 +18,7 @@
 
 #include "longctx/model/attention.h"
 #include "longctx/model/config.h"
+#include "longctx/model/train_ops.h"
 
 namespace longctx {
 
@@ -78,7 +79,9 @@ TORCH_MODULE(RMSNorm);
 // input of the whole layer or of one of its two blocks, which then runs again in backward.
 //   kAttention: input_layernorm, q/k/v, RoPE, attention, o_proj
 //   kMlp:       post_attention_layernorm, gate/up, SwiGLU, down_proj
-enum class Recompute { kNone, kLayer, kAttention, kMlp };
+//   kLayerKeepAttention: the whole layer runs again but its attention does not: the layer keeps
+//               its input plus the attention output and log-sum-exp (causal_attention_kept)
+enum class Recompute { kNone, kLayer, kAttention, kMlp, kLayerKeepAttention };
 
 struct TrainForwardOptions {
   // One entry per layer; empty means kNone for every layer.
@@ -111,9 +114,11 @@ struct LlamaAttentionImpl : torch::nn::Module {
   torch::Tensor decode(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                        int64_t layer, const DecodeStep& step, const DecodeVisibility& visibility,
                        KvCache& cache);
-  // Training: the same attention with train_ops' RoPE, optionally masked at document bounds.
+  // Training: the same attention with train_ops' RoPE, optionally masked at document bounds;
+  // with `keep`, attention goes through causal_attention_kept (train_ops.h).
   torch::Tensor forward_train(const torch::Tensor& x, const torch::Tensor& cos,
-                              const torch::Tensor& sin, const std::vector<int64_t>& bounds);
+                              const torch::Tensor& sin, const std::vector<int64_t>& bounds,
+                              KeptAttention* keep = nullptr);
   // q [B, T, H * D], k and v [B, T, K * D]: one matmul after fuse_projections(), else three.
   std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> project(const torch::Tensor& x);
   Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
@@ -148,7 +153,8 @@ struct LlamaDecoderLayerImpl : torch::nn::Module {
                        KvCache& cache);
   // Training halves of forward: x + attention(norm(x)), and h + mlp(norm(h)).
   torch::Tensor attention_block(const torch::Tensor& x, const torch::Tensor& cos,
-                                const torch::Tensor& sin, const std::vector<int64_t>& bounds);
+                                const torch::Tensor& sin, const std::vector<int64_t>& bounds,
+                                KeptAttention* keep = nullptr);
   torch::Tensor mlp_block(const torch::Tensor& h);
   LlamaAttention self_attn{nullptr};
   LlamaMLP mlp{nullptr};

@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "longctx/base/error.h"
+#include "longctx/model/torch_compat.h"
 
 #ifdef LONGCTX_HAVE_CUDA_KERNELS
 #include "longctx/model/cuda_kernels_torch.h"
@@ -29,6 +30,15 @@
 #include <ATen/ops/_fused_rms_norm.h>
 #include <ATen/ops/_fused_rms_norm_backward.h>
 #define LONGCTX_FUSED_RMS_NORM 1
+#endif
+
+// cuDNN attention's forward with its log-sum-exp, and its backward: libtorch 2.5+.
+#if (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 5)) && \
+    __has_include(<ATen/ops/_scaled_dot_product_cudnn_attention.h>) &&                        \
+    __has_include(<ATen/ops/_scaled_dot_product_cudnn_attention_backward.h>)
+#include <ATen/ops/_scaled_dot_product_cudnn_attention.h>
+#include <ATen/ops/_scaled_dot_product_cudnn_attention_backward.h>
+#define LONGCTX_KEEP_ATTENTION 1
 #endif
 
 namespace longctx {
@@ -146,6 +156,53 @@ struct RecomputeFunction : torch::autograd::Function<RecomputeFunction> {
             torch::Tensor()};
   }
 };
+
+#ifdef LONGCTX_KEEP_ATTENTION
+bool keep_fits(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
+  bool half = q.scalar_type() == torch::kBFloat16 || q.scalar_type() == torch::kHalf;
+  int64_t d = q.size(3);
+  return q.is_cuda() && half && k.scalar_type() == q.scalar_type() &&
+         v.scalar_type() == q.scalar_type() && d % 8 == 0 && d <= 128 && k.size(1) > 0 &&
+         q.size(1) % k.size(1) == 0 && q.size(2) == k.size(2);
+}
+
+// Attention whose forward already ran: returns (an alias of) the kept output; backward is
+// cuDNN's attention backward from the kept output and log-sum-exp, as PyTorch's own derivative
+// of _scaled_dot_product_cudnn_attention computes it. The kept state rides in a capsule, not as
+// tensor arguments: some of it is undefined tensors, which autograd inputs may not be.
+struct KeptHolder : torch::CustomClassHolder {
+  explicit KeptHolder(KeptAttention k) : kept(std::move(k)) {}
+  KeptAttention kept;
+};
+
+struct KeptAttentionFunction : torch::autograd::Function<KeptAttentionFunction> {
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& q, const torch::Tensor& k,
+                               const torch::Tensor& v, KeptAttention kept) {
+    torch::Tensor out = kept.out.view_as(kept.out);  // the output; the capsule keeps the base
+    ctx->saved_data["kept"] =
+        c10::IValue::make_capsule(c10::make_intrusive<KeptHolder>(std::move(kept)));
+    ctx->save_for_backward({q, k, v});
+    return out;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
+    variable_list saved = ctx->get_saved_variables();
+    const torch::Tensor &q = saved[0], &k = saved[1], &v = saved[2];
+    c10::intrusive_ptr<torch::CustomClassHolder> capsule = ctx->saved_data["kept"].toCapsule();
+    const KeptAttention& kept = static_cast<KeptHolder*>(capsule.get())->kept;
+    auto [dq, dk, dv] = at::_scaled_dot_product_cudnn_attention_backward(
+        grad_outputs[0], q, k, v, kept.out, kept.lse, kept.seed, kept.offset, /*attn_bias=*/{},
+        kept.cum_q, kept.cum_k, kept.max_q, kept.max_k, /*dropout_p=*/0.0, /*is_causal=*/true);
+    // Grouped-query heads: should the gradients come back at H heads, sum each group.
+    auto grouped = [&](const torch::Tensor& g, const torch::Tensor& like) {
+      if (g.size(1) == like.size(1)) return g;
+      return g.view({g.size(0), like.size(1), g.size(1) / like.size(1), g.size(2), g.size(3)})
+          .sum(2);
+    };
+    return {dq, grouped(dk, k), grouped(dv, v), torch::Tensor()};
+  }
+};
+#endif
 
 // lm_head_loss. Per row, loss = logsumexp(z) - z[t] with z the float32 logits, so
 // dL/dz = (softmax(z) - onehot(t)) * g, and the two matmul gradients follow from z = h W^T.
@@ -420,6 +477,49 @@ torch::Tensor recompute(const std::function<torch::Tensor(const torch::Tensor&)>
   if (!torch::GradMode::is_enabled()) return block(x);
   torch::Tensor anchor = torch::empty({0}).requires_grad_(!x.requires_grad());
   return RecomputeFunction::apply(block, x, anchor);
+}
+
+torch::Tensor causal_attention_kept(const torch::Tensor& q, const torch::Tensor& k,
+                                    const torch::Tensor& v, KeptAttention* keep) {
+#ifdef LONGCTX_KEEP_ATTENTION
+  if (keep != nullptr && keep_fits(q, k, v)) {
+    bool grad = torch::GradMode::is_enabled();
+    if (!grad && !keep->out.defined()) {
+      // The first forward of a recomputed layer: run attention once and keep what backward needs.
+      auto r = at::_scaled_dot_product_cudnn_attention(q, k, v, /*attn_bias=*/std::nullopt,
+                                                       /*compute_log_sumexp=*/true,
+                                                       /*dropout_p=*/0.0, /*is_causal=*/true,
+                                                       /*return_debug_mask=*/false);
+      keep->out = std::get<0>(r);
+      keep->lse = std::get<1>(r);
+      keep->cum_q = std::get<2>(r);
+      keep->cum_k = std::get<3>(r);
+      keep->max_q = std::get<4>(r).guard_int(__FILE__, __LINE__);
+      keep->max_k = std::get<5>(r).guard_int(__FILE__, __LINE__);
+      keep->seed = std::get<6>(r);
+      keep->offset = std::get<7>(r);
+      return keep->out;
+    }
+    if (grad && keep->out.defined()) {
+      // The forward that backward runs again: the kept output, and the kept state leaves the
+      // holder (the autograd node holds it until its backward has run).
+      KeptAttention kept = std::move(*keep);
+      *keep = KeptAttention{};
+      return KeptAttentionFunction::apply(q, k, v, std::move(kept));
+    }
+  }
+#else
+  (void)keep;
+#endif
+  return causal_attention_gqa(q, k, v);
+}
+
+bool attention_keeping_built() {
+#ifdef LONGCTX_KEEP_ATTENTION
+  return true;
+#else
+  return false;
+#endif
 }
 
 torch::Tensor lm_head_loss(const torch::Tensor& hidden, const torch::Tensor& weight,

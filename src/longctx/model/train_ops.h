@@ -7,6 +7,7 @@
 //   apply_rotary        saves nothing but cos/sin (its backward is the inverse rotation)
 //   swiglu              saves gate and up, not silu(gate) (its backward recomputes it)
 //   recompute           saves only its input; the block runs again inside backward
+//   causal_attention_kept  lets a recomputed layer keep its attention output instead
 //   lm_head_loss        per-token cross entropy of lm_head(hidden) in chunks, so the
 //                       [T, V] float32 logits of a long row never exist at once
 //
@@ -60,6 +61,24 @@ torch::Tensor swiglu_plain(const torch::Tensor& gate, const torch::Tensor& up);
 // grad, only the parameters inside the block get gradients. Use with .backward().
 torch::Tensor recompute(const std::function<torch::Tensor(const torch::Tensor&)>& block,
                         const torch::Tensor& x);
+
+// Attention kept across a recomputation (Recompute::kLayerKeepAttention in llama.h): the
+// layer's first, gradient-free forward stores cuDNN's attention output and log-sum-exp here;
+// the forward that backward runs again takes them instead of running attention (at 80K tokens
+// the largest part of a recomputed layer's work), and its backward is cuDNN's attention backward
+// from them. Costs P d + 4 H bytes a token per layer. Where cuDNN attention is not there (CPU,
+// libtorch before 2.5, float32), attention runs again as in a plain recomputation.
+struct KeptAttention {
+  torch::Tensor out, lse, cum_q, cum_k, seed, offset;
+  int64_t max_q = 0, max_k = 0;
+};
+
+// Causal attention of q [B, H, T, D] over k, v [B, K, T, D] (causal_attention_gqa), through
+// `keep` as above when keep is not null.
+torch::Tensor causal_attention_kept(const torch::Tensor& q, const torch::Tensor& k,
+                                    const torch::Tensor& v, KeptAttention* keep);
+// Whether this build can keep attention at all (libtorch 2.5+ with cuDNN attention).
+bool attention_keeping_built();
 
 // Per-token next-token loss -log softmax(hidden @ weight^T)[target], computed in float32 over
 // chunks of `chunk_tokens` rows: hidden [N, d] (model dtype), weight [V, d], targets [N] int64;

@@ -451,8 +451,8 @@ TEST(ForwardTrain, HiddenStatesAndGradientsMatchForwardHiddenForEveryPolicy) {
       .backward();
   auto expected = parameter_gradients(model);
 
-  for (Recompute policy :
-       {Recompute::kNone, Recompute::kLayer, Recompute::kAttention, Recompute::kMlp}) {
+  for (Recompute policy : {Recompute::kNone, Recompute::kLayer, Recompute::kAttention,
+                           Recompute::kMlp, Recompute::kLayerKeepAttention}) {
     SCOPED_TRACE(static_cast<int>(policy));
     TrainForwardOptions options;
     options.recompute.assign(static_cast<size_t>(config.num_hidden_layers), policy);
@@ -460,10 +460,11 @@ TEST(ForwardTrain, HiddenStatesAndGradientsMatchForwardHiddenForEveryPolicy) {
     EXPECT_LT(relative_error(hidden, plain_hidden), 1e-6);
     // The graph holds what the policy says: one recomputed block per layer, or none; the
     // norms of a recomputed layer are not in it (the final norm always is).
+    bool whole_layer = policy == Recompute::kLayer || policy == Recompute::kLayerKeepAttention;
     EXPECT_EQ(count_graph_nodes(hidden, "Recompute"), policy == Recompute::kNone ? 0 : 2);
-    EXPECT_EQ(count_graph_nodes(hidden, "RmsNorm"), policy == Recompute::kNone    ? 5
-                                                    : policy == Recompute::kLayer ? 1
-                                                                                  : 3);
+    EXPECT_EQ(count_graph_nodes(hidden, "RmsNorm"), policy == Recompute::kNone ? 5
+                                                    : whole_layer              ? 1
+                                                                               : 3);
     torch::Tensor losses =
         lm_head_loss(hidden.reshape({24, -1}), model->lm_head->weight, targets, 5);
     losses.sum().backward();
@@ -515,8 +516,8 @@ TEST(ForwardTrain, DocumentMaskedGradientsAreTheSameForEveryPolicy) {
   torch::Tensor ids = torch::randint(0, config.vocab_size, {1, 12}, torch::kLong);
   torch::Tensor targets = torch::randint(0, config.vocab_size, {12}, torch::kLong);
   std::vector<std::pair<std::string, torch::Tensor>> expected;
-  for (Recompute policy :
-       {Recompute::kNone, Recompute::kLayer, Recompute::kAttention, Recompute::kMlp}) {
+  for (Recompute policy : {Recompute::kNone, Recompute::kLayer, Recompute::kAttention,
+                           Recompute::kMlp, Recompute::kLayerKeepAttention}) {
     SCOPED_TRACE(static_cast<int>(policy));
     TrainForwardOptions options{.document_bounds = {0, 4, 9, 12}};
     options.recompute.assign(static_cast<size_t>(config.num_hidden_layers), policy);

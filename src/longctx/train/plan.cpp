@@ -58,7 +58,7 @@ std::vector<PlanRow> plan_training(const PlanInput& in) {
 
   std::vector<PlanRow> rows;
   for (bool offload : {false, true}) {
-    for (const char* mode : {"none", "mlp", "attention", "full"}) {
+    for (const char* mode : {"none", "mlp", "attention", "full-keep-attention", "full"}) {
       std::string m = mode;
       double kept = attention_kept + mlp_kept, extra_flops = 0, transient_layer = 0;
       if (m == "mlp") {
@@ -72,6 +72,12 @@ std::vector<PlanRow> plan_training(const PlanInput& in) {
       } else if (m == "full") {
         kept = block_input;
         extra_flops = attention_flops + mlp_flops;
+        transient_layer = attention_kept + mlp_kept;
+      } else if (m == "full-keep-attention") {
+        // The input, plus the attention output and its float32 log-sum-exp; the attention
+        // kernel does not run again, the projections and the MLP do.
+        kept = block_input + p * q + 4 * heads;
+        extra_flops = attention_flops - 2 * static_cast<double>(in.seq_len) * d + mlp_flops;
         transient_layer = attention_kept + mlp_kept;
       }
       PlanRow r;

@@ -11,6 +11,8 @@
 //   MLP block        x, norm out, gate, silu(gate), up, silu(gate)*up: 2 P d + 4 P F
 //                    (3 P F with the fused SwiGLU kernel, which keeps no silu(gate))
 //   recomputed block only its input: P d
+//   full-keep-attention  the layer's input, its attention output and float32 log-sum-exp:
+//                    2 P d + 4 H (the attention kernel does not run again)
 //
 // with P the compute dtype's bytes. The peak is the larger of two moments. At the start of
 // backward: weights (P N), the optimizer (float32 gradient sums and moments, 12 N, plus 4 N of
@@ -84,7 +86,8 @@ struct PlanRow {
   double offload_seconds = 0;        // host traffic and the CPU's AdamW (offload only)
 };
 
-// Every combination of recompute (none, mlp, attention, full) and offload (off, on).
+// Every combination of recompute (none, mlp, attention, full-keep-attention, full) and offload
+// (off, on).
 std::vector<PlanRow> plan_training(const PlanInput& input);
 
 // The option --recompute auto takes: the fastest row that fits `budget_bytes` with the given

@@ -140,9 +140,11 @@ const std::vector<Field>& fields() {
        },
        [](const C& c) { return J(c.dtype); }},
       {{"recompute",
-        "activation recomputation: auto (the fastest that fits), none, full, attention, mlp"},
+        "activation recomputation: auto (the fastest that fits), none, full, "
+        "full-keep-attention (all but the attention kernel), attention, mlp"},
        [](C& c, std::string_view v) {
-         c.recompute = choice("recompute", v, {"auto", "none", "full", "attention", "mlp"});
+         c.recompute = choice("recompute", v,
+                              {"auto", "none", "full", "full-keep-attention", "attention", "mlp"});
        },
        [](const C& c) { return J(c.recompute); }},
       {{"recompute_layers", "layers that recompute: all, or a list like 0-11,20"},

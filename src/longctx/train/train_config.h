@@ -49,9 +49,10 @@ struct TrainConfig {
   bool shuffle = true;                // rows in a seeded random order per epoch
 
   // Memory and precision.
-  std::string device = "auto";     // auto | cpu | cuda | cuda:N
-  std::string dtype = "auto";      // compute dtype: auto = bfloat16 on CUDA, float32 on CPU
-  std::string recompute = "auto";  // auto (the plan's cheapest fit) | none | full | attention | mlp
+  std::string device = "auto";           // auto | cpu | cuda | cuda:N
+  std::string dtype = "auto";            // compute dtype: auto = bfloat16 on CUDA, float32 on CPU
+  std::string recompute = "auto";        // auto (the plan's cheapest fit) | none | full |
+                                         // full-keep-attention | attention | mlp
   std::string recompute_layers = "all";  // which layers recompute: all | "0-11,20"
   uint32_t loss_chunk = 8192;            // tokens per chunk of the LM-head loss
   bool offload_optimizer = false;        // fp32 master weights and AdamW state in CPU memory

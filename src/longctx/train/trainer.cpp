@@ -27,6 +27,7 @@ constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 Recompute parse_recompute(std::string_view name) {
   if (name == "none") return Recompute::kNone;
   if (name == "full") return Recompute::kLayer;
+  if (name == "full-keep-attention") return Recompute::kLayerKeepAttention;
   if (name == "attention") return Recompute::kAttention;
   return Recompute::kMlp;
 }

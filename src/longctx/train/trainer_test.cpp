@@ -226,7 +226,7 @@ TEST(TrainerTest, RefusesWhatCannotWork) {
                  .compute_bytes = 4};
     std::vector<PlanRow> rows = plan_training(in);
     const PlanRow* none = &rows[0];
-    const PlanRow* full = &rows[3];
+    const PlanRow* full = &rows[4];
     ASSERT_EQ(none->recompute, "none");
     ASSERT_EQ(full->recompute, "full");
     ASSERT_LT(full->total, none->total);
@@ -372,7 +372,7 @@ TEST(TrainConfigTest, LearningRateSchedules) {
 TEST(PlanTest, RecomputationTradesMemoryForTime) {
   PlanInput in{.config = model_preset("llama2-7b"), .seq_len = 81920};
   std::vector<PlanRow> rows = plan_training(in);
-  ASSERT_EQ(rows.size(), 8u);
+  ASSERT_EQ(rows.size(), 10u);
   auto get = [&](std::string_view mode, bool offload) {
     for (const PlanRow& r : rows)
       if (r.recompute == mode && r.offload == offload) return r;
