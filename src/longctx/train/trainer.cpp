@@ -108,8 +108,7 @@ struct Trainer::State {
   std::unique_ptr<AppendFile> metrics;
   uint64_t step = 0, rows_consumed = 0, tokens = 0;
   uint64_t total_steps = 0, rows_per_step = 0;
-  double model_flops_per_token = 0;
-  PlanRow plan;
+  PlanRow plan;  // the memory plan's row this run follows
   std::vector<int32_t> rows_buffer;
 
   void note(const std::string& text) const {
@@ -208,10 +207,14 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options) : state_(std::make_
                  "plain libtorch ops, about 4% slower and one [T, F] tensor more per layer");
   }
   PlanRow row = check_plan(config, plan, budget, [&](const std::string& t) { s.note(t); });
-  s.model_flops_per_token = row.model_flops_per_token;
   s.plan = row;
   std::vector<bool> layers = plan.recompute_layers;
   Recompute mode = parse_recompute(config.recompute);
+  if (mode == Recompute::kLayerKeepAttention &&
+      (!s.device.is_cuda() || !attention_keeping_built() || config.document_mask))
+    s.note(
+        "--recompute full-keep-attention: attention runs again here, as with full (it keeps "
+        "cuDNN attention's output, which needs CUDA, libtorch 2.5+ and no --document-mask)");
   for (bool on : layers) s.forward.recompute.push_back(on ? mode : Recompute::kNone);
 
   // The model, on its device in the compute dtype, projections unfused (they are trained).
@@ -357,7 +360,7 @@ StepMetrics Trainer::train_step() {
   m.step_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   m.tokens_per_second = static_cast<double>(step_tokens) / m.step_seconds;
   double peak = peak_flops(s.device);
-  m.mfu = peak > 0 ? m.tokens_per_second * s.model_flops_per_token / peak : 0.0;
+  m.mfu = peak > 0 ? m.tokens_per_second * s.plan.model_flops_per_token / peak : 0.0;
   m.peak_memory_gib = static_cast<double>(peak_memory_bytes(s.device)) / kGiB;
   nlohmann::json line = {{"step", m.step},
                          {"tokens", m.tokens},
