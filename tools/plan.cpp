@@ -34,8 +34,8 @@ struct PlanFlags {
   std::string recompute_layers = "all";
   uint32_t loss_chunk = 8192;
   double assumed_mfu = 0.45;
-  double host_gbps = 27;
-  double cpu_gbps = 145;
+  double host_gbps = PlanInput{}.host_link_bytes_per_second / 1e9;  // the plan's defaults
+  double cpu_gbps = PlanInput{}.cpu_memory_bytes_per_second / 1e9;
   bool json = false;
 };
 

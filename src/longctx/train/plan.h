@@ -71,7 +71,7 @@ inline constexpr uint64_t kPlanReserveBytes = 1ull << 30;
 inline constexpr uint64_t kGpuSumMargin = 2ull << 30;
 
 struct PlanRow {
-  std::string recompute;  // none | mlp | attention | full
+  std::string recompute;  // none | mlp | attention | full-keep-attention | full
   bool offload = false;
   // GPU bytes at the start of backward, by part (gradients: those made by then); total is the
   // larger of that sum and weights + optimizer + reserve + all_gradients (the end of backward).

@@ -211,10 +211,12 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options) : state_(std::make_
   std::vector<bool> layers = plan.recompute_layers;
   Recompute mode = parse_recompute(config.recompute);
   if (mode == Recompute::kLayerKeepAttention &&
-      (!s.device.is_cuda() || !attention_keeping_built() || config.document_mask))
+      (!s.device.is_cuda() || s.dtype == torch::kFloat || !attention_keeping_built() ||
+       config.document_mask))
     s.note(
         "--recompute full-keep-attention: attention runs again here, as with full (it keeps "
-        "cuDNN attention's output, which needs CUDA, libtorch 2.5+ and no --document-mask)");
+        "cuDNN attention's output, which needs CUDA, bfloat16 or float16 compute, libtorch "
+        "2.5+ and no --document-mask)");
   for (bool on : layers) s.forward.recompute.push_back(on ? mode : Recompute::kNone);
 
   // The model, on its device in the compute dtype, projections unfused (they are trained).
