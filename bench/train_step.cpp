@@ -86,7 +86,7 @@ Result measure(const fs::path& scratch, const fs::path& model_dir, const longctx
                              }});
     std::fprintf(stderr, "  trainer ready in %.1f s (model load, optimizer state)\n",
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    r.recompute = trainer.config().recompute;
+    r.recompute = longctx::recompute_label(trainer.plan());
     std::vector<double> tps, mfu, peak;
     for (int s = 0; s < steps; ++s) {
       // --profile: a kineto trace (CPU ops and CUDA kernels) of the last step.

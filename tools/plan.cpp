@@ -32,6 +32,7 @@ struct PlanFlags {
   std::string gpu_mem = "80GiB";
   std::string dtype = "bfloat16";
   std::string recompute_layers = "all";
+  std::string recompute_rest = "none";
   uint32_t loss_chunk = 8192;
   double assumed_mfu = 0.45;
   double host_gbps = PlanInput{}.host_link_bytes_per_second / 1e9;  // the plan's defaults
@@ -67,30 +68,52 @@ int run_plan(const PlanFlags& flags) {
   if (flags.dtype != "bfloat16" && flags.dtype != "float32")
     throw Error(fmt::format("--dtype '{}': use bfloat16 or float32", flags.dtype));
   uint64_t batch = parse_count(flags.batch_tokens, "--batch-tokens");
-  uint64_t rows = std::max<uint64_t>(1, (batch + flags.seq_len / 2) / flags.seq_len);
-  rows = (rows + flags.micro_batch - 1) / flags.micro_batch * flags.micro_batch;
+  uint64_t rows_per_step = std::max<uint64_t>(1, (batch + flags.seq_len / 2) / flags.seq_len);
+  rows_per_step = (rows_per_step + flags.micro_batch - 1) / flags.micro_batch * flags.micro_batch;
   uint64_t budget = parse_memory(flags.gpu_mem);
   PlanInput input{
       .config = config,
       .seq_len = flags.seq_len,
       .micro_batch = flags.micro_batch,
-      .rows_per_step = rows,
+      .rows_per_step = rows_per_step,
       .compute_bytes = flags.dtype == "float32" ? 4 : 2,
       .loss_chunk = flags.loss_chunk,
       .assumed_mfu = flags.assumed_mfu,
       .recompute_layers = parse_layer_set(flags.recompute_layers, config.num_hidden_layers),
+      .recompute_rest = flags.recompute_rest,
       .fused_swiglu = fused_kernels_enabled(),
+      .attention_output_by_token = attention_keeping_built() && flags.dtype == "bfloat16",
       .host_link_bytes_per_second = flags.host_gbps * 1e9,
       .cpu_memory_bytes_per_second = flags.cpu_gbps * 1e9,
       .budget_bytes = budget};
   std::vector<PlanRow> plan = plan_training(input);
-  const PlanRow* best = fastest_fitting(plan, budget, false);
-  const PlanRow* best_offload = fastest_fitting(plan, budget, true);
+  // What --recompute auto picks, without and with offload: with the layers left to it, the
+  // fastest single mode or mix of two; otherwise the fastest mode on the given layers.
+  const bool mixes = flags.recompute_layers == "all" && flags.recompute_rest == "none";
+  std::vector<PlanRow> picks;
+  for (bool offload : {false, true}) {
+    if (mixes) {
+      if (std::optional<PlanRow> r = fastest_mix(input, budget, offload)) picks.push_back(*r);
+    } else if (const PlanRow* r = fastest_fitting(plan, budget, offload)) {
+      picks.push_back(*r);
+    }
+  }
+  auto picked = [&](const PlanRow& r) {
+    for (const PlanRow& p : picks)
+      if (p.offload == r.offload && p.recompute == r.recompute &&
+          p.recompute_layers == r.recompute_layers && p.recompute_rest == r.recompute_rest)
+        return true;
+    return false;
+  };
+  // Mixed rows exist only where auto picks them.
+  std::vector<PlanRow> rows = plan;
+  for (const PlanRow& p : picks)
+    if (p.recompute_layers != "all") rows.push_back(p);
   auto gib = [](uint64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024 * 1024); };
 
   if (flags.json) {
     nlohmann::json out = {{"seq_len", flags.seq_len},
-                          {"rows_per_step", rows},
+                          {"rows_per_step", rows_per_step},
                           {"budget_gib", gib(budget)},
                           {"assumed_mfu", flags.assumed_mfu},
                           {"flop_convention", "6N + 6LTd per token, 989 TFLOP/s peak"},
@@ -98,8 +121,10 @@ int run_plan(const PlanFlags& flags) {
                           {"host_gbps", flags.host_gbps},
                           {"cpu_gbps", flags.cpu_gbps},
                           {"options", nlohmann::json::array()}};
-    for (const PlanRow& r : plan) {
+    for (const PlanRow& r : rows) {
       out["options"].push_back({{"recompute", r.recompute},
+                                {"recompute_layers", r.recompute_layers},
+                                {"recompute_rest", r.recompute_rest},
                                 {"offload_optimizer", r.offload},
                                 {"weights_gib", gib(r.weights)},
                                 {"gradients_gib", gib(r.gradients)},
@@ -112,6 +137,7 @@ int run_plan(const PlanFlags& flags) {
                                 {"cpu_gib", gib(r.cpu_bytes)},
                                 {"gpu_gradient_sums_gib", gib(r.gpu_sums)},
                                 {"fits", r.total <= budget},
+                                {"auto_picks", picked(r)},
                                 {"step_time_s", r.step_seconds},
                                 {"offload_time_s", r.offload_seconds},
                                 {"flops_per_token", r.flops_per_token}});
@@ -121,18 +147,23 @@ int run_plan(const PlanFlags& flags) {
   }
   std::printf("%s at %u tokens per row, %llu rows per step, %s budget %.1f GiB\n",
               flags.model.empty() ? flags.preset.c_str() : flags.model.c_str(), flags.seq_len,
-              static_cast<unsigned long long>(rows), flags.dtype.c_str(), gib(budget));
+              static_cast<unsigned long long>(rows_per_step), flags.dtype.c_str(), gib(budget));
   std::printf("%-19s %-8s %8s %8s %9s %11s %9s %8s %5s %11s %9s %9s\n", "recompute", "offload",
               "weights", "grads", "optimizer", "activations", "transient", "total", "fits",
               "step time s", "offload s", "tokens/s");
-  for (const PlanRow& r : plan) {
-    std::string mark = (&r == best || &r == best_offload) ? " <" : "";
-    double step_tokens = static_cast<double>(rows) * flags.seq_len;
+  if (!mixes)
+    std::printf("each row's mode on layers %s, %s on the others\n", flags.recompute_layers.c_str(),
+                flags.recompute_rest.c_str());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const PlanRow& r = rows[i];
+    bool mixed = i >= plan.size();
+    if (mixed) std::printf("mixed: %s\n", recompute_label(r).c_str());
+    double step_tokens = static_cast<double>(rows_per_step) * flags.seq_len;
     std::printf("%-19s %-8s %8.1f %8.1f %9.1f %11.1f %9.1f %8.1f %5s %11.2f %9.2f %9.0f%s\n",
-                r.recompute.c_str(), r.offload ? "yes" : "no", gib(r.weights), gib(r.gradients),
-                gib(r.optimizer), gib(r.activations), gib(r.transient), gib(r.total),
-                r.total <= budget ? "yes" : "no", r.step_seconds, r.offload_seconds,
-                step_tokens / r.step_seconds, mark.c_str());
+                mixed ? "  mixed" : r.recompute.c_str(), r.offload ? "yes" : "no", gib(r.weights),
+                gib(r.gradients), gib(r.optimizer), gib(r.activations), gib(r.transient),
+                gib(r.total), r.total <= budget ? "yes" : "no", r.step_seconds, r.offload_seconds,
+                step_tokens / r.step_seconds, picked(r) ? " <" : "");
   }
   std::printf(
       "GiB on the GPU at the start of backward (grads: the head's and the top layer's, made by "
@@ -144,15 +175,21 @@ int run_plan(const PlanFlags& flags) {
       "--host-gbps %g, and AdamW at --cpu-gbps %g (28 bytes a parameter). An offloaded row's "
       "optimizer column is the gradient sums kept on the GPU where the budget leaves room; "
       "those go down once a step.\n"
-      "< marks what --recompute auto picks (without and with --offload-optimizer).\n"
-      "MLP activations counted %s the fused SwiGLU kernel (%s).\n",
+      "< marks what --recompute auto picks (without and with --offload-optimizer); with "
+      "--recompute-layers and --recompute-rest left at all and none, that may be a mix of two "
+      "modes across the layers (a mixed row: train takes its --recompute-layers and "
+      "--recompute-rest).\n"
+      "MLP activations counted %s the fused SwiGLU kernel (%s); attention outputs %s.\n",
       gib(plan.back().reserve), gib(plan.back().all_gradients), gib(plan.back().cpu_bytes),
       100 * flags.assumed_mfu, flags.host_gbps, flags.cpu_gbps,
       input.fused_swiglu ? "with" : "without",
       input.fused_swiglu ? "this build has the fused CUDA kernels"
       : fused_kernels_built()
           ? "turned off by LONGCTX_FUSED_KERNELS=0"
-          : "this build has no fused CUDA kernels; a build with them needs less");
+          : "this build has no fused CUDA kernels; a build with them needs less",
+      input.attention_output_by_token
+          ? "without a copy for o_proj (cuDNN's layout)"
+          : "with a copy for o_proj (this libtorch is older than 2.5, or float32)");
   return 0;
 }
 
@@ -182,8 +219,14 @@ CommandRun add_plan_command(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--dtype", flags->dtype, "Compute dtype: bfloat16 or float32")
       ->capture_default_str();
-  command->add_option("--recompute-layers", flags->recompute_layers, "Layers that recompute")
+  command
+      ->add_option("--recompute-layers", flags->recompute_layers,
+                   "Layers that take each row's recompute mode (all, or a list like 0-11,20)")
       ->capture_default_str();
+  command
+      ->add_option("--recompute-rest", flags->recompute_rest, "Recompute mode of the other layers")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"none", "full", "full-keep-attention", "attention", "mlp"}));
   command->add_option("--loss-chunk", flags->loss_chunk, "Tokens per loss chunk")
       ->capture_default_str();
   command->add_option("--assumed-mfu", flags->assumed_mfu, "MFU the step time assumes")

@@ -23,6 +23,7 @@
 #include "longctx/base/text.h"
 #include "longctx/data/tokenizer.h"
 #include "longctx/mix/mix_job.h"
+#include "longctx/train/plan.h"
 #include "longctx/train/trainer.h"
 #include "longctx/train/training_data.h"
 
@@ -88,6 +89,12 @@ TrainConfig resolve(const TrainFlags& flags) {
       throw Error(fmt::format("--resume {}: {} is missing", flags.resume, file.string()),
                   "point --resume at the --out directory of a run");
     config.apply_json(nlohmann::json::parse(read_file(file)), file.string());
+    // --recompute alone replaces the run's whole choice, the layers of a mix included.
+    if (given.contains("recompute") && !given.contains("recompute_layers") &&
+        !given.contains("recompute_rest")) {
+      config.recompute_layers = "all";
+      config.recompute_rest = "none";
+    }
     nlohmann::json before = config.to_json();
     for (const auto& [name, value] : given) {
       config.set(name, value);
@@ -120,8 +127,8 @@ int run_train(const TrainFlags& flags) {
                "recompute %s, %s\n",
                static_cast<unsigned long long>(trainer.total_steps()),
                static_cast<unsigned long long>(trainer.rows_per_step()), c.seq_len,
-               format_count(trainer.rows_per_step() * c.seq_len).c_str(), c.recompute.c_str(),
-               c.out.c_str());
+               format_count(trainer.rows_per_step() * c.seq_len).c_str(),
+               recompute_label(trainer.plan()).c_str(), c.out.c_str());
   auto start = std::chrono::steady_clock::now();
   uint64_t first_step = trainer.step();
   trainer.run([&](const StepMetrics& m) {

@@ -125,6 +125,26 @@ TEST_F(TrainCli, ResumedRunEndsWithTheSameModelBytes) {
   EXPECT_NE(again.err.find("--resume"), std::string::npos) << again.err;
 }
 
+TEST_F(TrainCli, LayersMixRecomputeModesAndResumeMayReplaceTheMix) {
+  // Layer 1 recomputes in full, layer 0 its MLP: the run's config records both, and a resumed
+  // run given only --recompute takes that mode on every layer.
+  CommandResult mixed = testing::run_longctx(
+      base("mixed") + " --steps 1 --recompute full --recompute-layers 1 --recompute-rest mlp");
+  ASSERT_EQ(mixed.exit_code, 0) << mixed.err;
+  EXPECT_NE(mixed.err.find("recompute full on layers 1, mlp on the others"), std::string::npos)
+      << mixed.err;
+  nlohmann::json config = nlohmann::json::parse(read_file(run("mixed") / "config.json"));
+  EXPECT_EQ(config["recompute_layers"], "1");
+  EXPECT_EQ(config["recompute_rest"], "mlp");
+  CommandResult resumed = testing::run_longctx(
+      fmt::format("train --resume {} --steps 2 -q --recompute none", run("mixed").string()));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  config = nlohmann::json::parse(read_file(run("mixed") / "config.json"));
+  EXPECT_EQ(config["recompute"], "none");
+  EXPECT_EQ(config["recompute_layers"], "all");
+  EXPECT_EQ(config["recompute_rest"], "none");
+}
+
 TEST_F(TrainCli, SigtermCheckpointsAndTheRunResumes) {
   // A preempted job: SIGTERM ends the step in progress, writes a checkpoint and exits 130.
   CommandResult r = testing::run_command(fmt::format(
@@ -171,6 +191,7 @@ TEST_F(TrainCli, ErrorsComeBeforeTraining) {
   fails(base("never") + " --steps 1 --lr fast", "--lr");
   fails(base("never") + " --steps 1 --schedule steep", "--schedule");
   fails(base("never") + " --steps 1 --bogus 1", "bogus");
+  fails(base("never") + " --steps 1 --recompute-rest sometimes", "--recompute-rest");
   fails(base("never") + " --steps 1 --gpu-memory-gib 0.000001", "fits");
   fails(fmt::format("train --resume {}", run("nothing-here").string()), "config.json");
 
@@ -222,6 +243,42 @@ TEST(PlanCli, PrintsEveryMemoryOption) {
   CommandResult bad_link = testing::run_longctx("plan --preset debug --host-gbps 0");
   EXPECT_NE(bad_link.exit_code, 0);
   EXPECT_NE(bad_link.err.find("--host-gbps"), std::string::npos) << bad_link.err;
+  CommandResult bad_rest = testing::run_longctx("plan --preset debug --recompute-rest sometimes");
+  EXPECT_NE(bad_rest.exit_code, 0);
+  EXPECT_NE(bad_rest.err.find("--recompute-rest"), std::string::npos) << bad_rest.err;
+}
+
+TEST(PlanCli, ListsTheMixOfModesAutoPicks) {
+  // 7B at 128K on 79 GiB, offloaded: only full fits alone; auto keeps the attention output of
+  // a few bottom layers, and the plan lists that mix as an option of its own.
+  const std::string flags =
+      "plan --preset llama2-7b --seq-len 131072 --batch-tokens 131072 --gpu-mem 79GiB";
+  CommandResult r = testing::run_longctx(flags + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json options = nlohmann::json::parse(r.out)["options"];
+  ASSERT_EQ(options.size(), 11u);
+  const nlohmann::json& mix = options.back();
+  EXPECT_EQ(mix["recompute"], "full");
+  EXPECT_EQ(mix["recompute_rest"], "full-keep-attention");
+  EXPECT_NE(mix["recompute_layers"], "all");
+  EXPECT_TRUE(mix["offload_optimizer"].get<bool>());
+  EXPECT_TRUE(mix["fits"].get<bool>());
+  EXPECT_TRUE(mix["auto_picks"].get<bool>());
+  for (size_t i = 0; i + 1 < options.size(); ++i) {
+    EXPECT_FALSE(options[i]["auto_picks"].get<bool>()) << options[i].dump();
+    if (options[i]["recompute"] == "full" && options[i]["offload_optimizer"] == true) {
+      EXPECT_LT(mix["step_time_s"].get<double>(), options[i]["step_time_s"].get<double>());
+    }
+  }
+  CommandResult table = testing::run_longctx(flags);
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("mixed: full on layers "), std::string::npos) << table.out;
+  // Layers given: the rows are those layers' modes, and auto looks for no other mix.
+  CommandResult given = testing::run_longctx(flags + " --recompute-layers 4-31 --json");
+  ASSERT_EQ(given.exit_code, 0) << given.err;
+  nlohmann::json rows = nlohmann::json::parse(given.out)["options"];
+  ASSERT_EQ(rows.size(), 10u);
+  for (const nlohmann::json& o : rows) EXPECT_EQ(o["recompute_layers"], "4-31");
 }
 
 TEST(PlanCli, OffloadTimeFollowsTheHostRates) {

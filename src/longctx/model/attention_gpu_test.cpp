@@ -189,6 +189,30 @@ TEST_P(MergeKernel, MatchesLibtorchOpsToOneRounding) {
 INSTANTIATE_TEST_SUITE_P(Dtypes, MergeKernel,
                          testing::Values(torch::kBFloat16, torch::kHalf, torch::kFloat));
 
+// The memory plan (train/plan.h, attention_output_by_token) counts no copy of the attention
+// output for o_proj on the GPU: q, k and v are views of their projections ([B, T, H, D] in
+// memory), RoPE and cuDNN keep that layout, so [B, H, T, D] -> [B, T, H * D] is a view.
+TEST(AttentionGpu, TrainingAttentionOutputIsLaidOutByToken) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  torch::manual_seed(5);
+  auto bf16 = torch::dtype(torch::kBFloat16).device(torch::kCUDA);
+  const int64_t t = 512, heads = 8, kv_heads = 2, dim = 64;
+  torch::Tensor cos = torch::randn({t, dim}, bf16), sin = torch::randn({t, dim}, bf16);
+  auto projected = [&](int64_t h) {
+    return torch::randn({1, t, h * dim}, bf16).view({1, t, h, dim}).transpose(1, 2);
+  };
+  torch::Tensor q = apply_rotary(projected(heads), cos, sin);
+  torch::Tensor k = apply_rotary(projected(kv_heads), cos, sin), v = projected(kv_heads);
+  EXPECT_TRUE(q.transpose(1, 2).is_contiguous());
+  torch::Tensor out = causal_attention_gqa(q, k, v);
+  EXPECT_TRUE(out.transpose(1, 2).is_contiguous()) << out.strides();
+  if (attention_keeping_built()) {
+    KeptAttention keep;
+    torch::NoGradGuard no_grad;
+    EXPECT_TRUE(causal_attention_kept(q, k, v, &keep).transpose(1, 2).is_contiguous());
+  }
+}
+
 // causal_attention_kept (train_ops.h): the first, gradient-free call keeps cuDNN's output and
 // log-sum-exp; the second, with gradients, returns that output without running attention, and
 // its backward gives the gradients of attention run again with autograd (the model's sdpa

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include <fmt/format.h>
+
 #include "longctx/model/llama.h"
 
 namespace longctx {
@@ -38,7 +40,8 @@ std::vector<PlanRow> plan_training(const PlanInput& in) {
 
   // Bytes per token per layer kept for backward.
   const double kv = static_cast<double>(c.num_key_value_heads * c.head_dim);
-  const double attention_kept = 5 * p * d + 2 * p * kv + 4 + 4 * heads;
+  const double attention_kept =
+      (in.attention_output_by_token ? 4 : 5) * p * d + 2 * p * kv + 4 + 4 * heads;
   const double mlp_kept = 2 * p * d + (in.fused_swiglu ? 3 : 4) * p * f + 4;
   const double block_input = p * d;
 
@@ -49,39 +52,46 @@ std::vector<PlanRow> plan_training(const PlanInput& in) {
   const double model_flops =
       6 * n_matmul + 6 * layers * static_cast<double>(in.seq_len) * d;  // RECIPE.md section 5
 
+  // What a layer in each mode keeps per token, its extra forward FLOPs per token and the
+  // activations of one layer while it runs again in backward.
+  struct Block {
+    double kept, extra_flops, transient;
+  };
+  auto block = [&](std::string_view m) -> Block {
+    if (m == "mlp") return {attention_kept + block_input, mlp_flops, mlp_kept};
+    if (m == "attention") return {block_input + mlp_kept, attention_flops, attention_kept};
+    if (m == "full") return {block_input, attention_flops + mlp_flops, attention_kept + mlp_kept};
+    if (m == "full-keep-attention") {
+      // The input, plus the attention output and its float32 log-sum-exp; the attention
+      // kernel does not run again, the projections and the MLP do.
+      return {block_input + p * q + 4 * heads,
+              attention_flops - 2 * static_cast<double>(in.seq_len) * d + mlp_flops,
+              attention_kept + mlp_kept};
+    }
+    return {attention_kept + mlp_kept, 0, 0};
+  };
+
   double recomputing_layers = layers;
   if (!in.recompute_layers.empty()) {
     recomputing_layers = 0;
     for (bool b : in.recompute_layers) recomputing_layers += b ? 1 : 0;
   }
-  const double plain_layers = layers - recomputing_layers;
+  const double rest_layers = layers - recomputing_layers;
+  const Block rest = block(in.recompute_rest);
+  const std::string layer_text = format_layer_set(in.recompute_layers);
 
   std::vector<PlanRow> rows;
   for (bool offload : {false, true}) {
-    for (const char* mode : {"none", "mlp", "attention", "full-keep-attention", "full"}) {
+    for (const char* mode : kRecomputeModes) {
       std::string m = mode;
-      double kept = attention_kept + mlp_kept, extra_flops = 0, transient_layer = 0;
-      if (m == "mlp") {
-        kept = attention_kept + block_input;
-        extra_flops = mlp_flops;
-        transient_layer = mlp_kept;
-      } else if (m == "attention") {
-        kept = block_input + mlp_kept;
-        extra_flops = attention_flops;
-        transient_layer = attention_kept;
-      } else if (m == "full") {
-        kept = block_input;
-        extra_flops = attention_flops + mlp_flops;
-        transient_layer = attention_kept + mlp_kept;
-      } else if (m == "full-keep-attention") {
-        // The input, plus the attention output and its float32 log-sum-exp; the attention
-        // kernel does not run again, the projections and the MLP do.
-        kept = block_input + p * q + 4 * heads;
-        extra_flops = attention_flops - 2 * static_cast<double>(in.seq_len) * d + mlp_flops;
-        transient_layer = attention_kept + mlp_kept;
-      }
+      const Block b = block(m);
+      double kept = b.kept, extra_flops = b.extra_flops;
+      double transient_layer =
+          std::max(recomputing_layers > 0 ? b.transient : 0, rest_layers > 0 ? rest.transient : 0);
       PlanRow r;
       r.recompute = m;
+      r.recompute_layers = layer_text;
+      r.recompute_rest = in.recompute_rest;
       r.offload = offload;
       r.weights = static_cast<uint64_t>(p * n);
       r.all_gradients = static_cast<uint64_t>(p * n);
@@ -92,7 +102,7 @@ std::vector<PlanRow> plan_training(const PlanInput& in) {
       } else {
         r.optimizer = static_cast<uint64_t>(optimizer);
       }
-      double per_token = recomputing_layers * kept + plain_layers * (attention_kept + mlp_kept) +
+      double per_token = recomputing_layers * kept + rest_layers * rest.kept +
                          3 * p * d;  // embedding output, final norm input and output
       r.activations = static_cast<uint64_t>(per_token * tokens);
       // At the peak, on top of the kept activations: either the loss's float32 logits of one
@@ -107,7 +117,8 @@ std::vector<PlanRow> plan_training(const PlanInput& in) {
       r.total = r.weights + r.optimizer + r.reserve +
                 std::max(r.all_gradients, r.activations + r.transient + r.gradients);
       r.model_flops_per_token = model_flops;
-      r.flops_per_token = model_flops + recomputing_layers * extra_flops;
+      r.flops_per_token =
+          model_flops + recomputing_layers * extra_flops + rest_layers * rest.extra_flops;
       double step_tokens = static_cast<double>(in.seq_len) * static_cast<double>(in.rows_per_step);
       r.step_seconds = r.flops_per_token * step_tokens / (in.peak_flops * in.assumed_mfu);
       if (offload) {
@@ -143,6 +154,52 @@ const PlanRow* fastest_fitting(const std::vector<PlanRow>& rows, uint64_t budget
     if (best == nullptr || r.step_seconds < best->step_seconds) best = &r;
   }
   return best;
+}
+
+std::optional<PlanRow> fastest_mix(const PlanInput& input, uint64_t budget_bytes, bool offload) {
+  std::optional<PlanRow> best;
+  auto consider = [&](const PlanRow& r) {
+    if (r.offload != offload || r.total > budget_bytes) return;
+    if (!best || r.step_seconds < best->step_seconds * (1 - 1e-9)) best = r;
+  };
+  PlanInput in = input;
+  in.recompute_layers.clear();
+  in.recompute_rest = "none";
+  for (const PlanRow& r : plan_training(in)) consider(r);  // single modes first: they win ties
+  const size_t layers = static_cast<size_t>(input.config.num_hidden_layers);
+  for (const char* bottom : kRecomputeModes) {
+    in.recompute_rest = bottom;
+    for (size_t k = 1; k < layers; ++k) {
+      in.recompute_layers.assign(layers, true);
+      std::fill_n(in.recompute_layers.begin(), k, false);
+      for (const PlanRow& r : plan_training(in))
+        if (r.recompute != r.recompute_rest) consider(r);
+    }
+  }
+  return best;
+}
+
+std::string recompute_label(const PlanRow& row) {
+  if (row.recompute_layers == "all") return row.recompute;
+  return fmt::format("{} on layers {}, {} on the others", row.recompute, row.recompute_layers,
+                     row.recompute_rest);
+}
+
+std::string format_layer_set(const std::vector<bool>& layers) {
+  if (std::all_of(layers.begin(), layers.end(), [](bool b) { return b; })) return "all";
+  std::string text;
+  for (size_t i = 0; i < layers.size();) {
+    if (!layers[i]) {
+      ++i;
+      continue;
+    }
+    size_t j = i;
+    while (j + 1 < layers.size() && layers[j + 1]) ++j;
+    if (!text.empty()) text += ',';
+    text += j == i ? fmt::format("{}", i) : fmt::format("{}-{}", i, j);
+    i = j + 1;
+  }
+  return text;
 }
 
 }  // namespace longctx

@@ -5,14 +5,20 @@
 // Memory is counted tensor by tensor from what the training forward keeps for backward
 // (llama.cpp's forward_train with train_ops.h), in bytes per token per layer:
 //
-//   attention block  x, norm out, q, attention out and its [T, H*D] copy for o_proj: 5 P d;
-//                    k and v at their K heads (sdpa's enable_gqa): 2 P K D; float32 rsqrt
-//                    and logsumexp
+//   attention block  x, norm out, q, attention out and its [T, H*D] copy for o_proj: 5 P d
+//                    (4 P d where cuDNN writes the output by token and o_proj reads it as
+//                    is); k and v at their K heads (sdpa's enable_gqa): 2 P K D; float32
+//                    rsqrt and logsumexp
 //   MLP block        x, norm out, gate, silu(gate), up, silu(gate)*up: 2 P d + 4 P F
 //                    (3 P F with the fused SwiGLU kernel, which keeps no silu(gate))
 //   recomputed block only its input: P d
 //   full-keep-attention  the layer's input, its attention output and float32 log-sum-exp:
 //                    2 P d + 4 H (the attention kernel does not run again)
+//
+// Layers may mix two modes: --recompute-layers takes one mode, the others --recompute-rest.
+// With both at their defaults, --recompute auto searches those mixes too (fastest_mix): at 7B
+// and 128K, say, the bottom layers keep their attention output while the rest recompute it,
+// for as many layers as the budget holds.
 //
 // with P the compute dtype's bytes. The peak is the larger of two moments. At the start of
 // backward: weights (P N), the optimizer (float32 gradient sums and moments, 12 N, plus 4 N of
@@ -34,6 +40,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,17 +50,22 @@ namespace longctx {
 
 struct PlanInput {
   ModelConfig config;
-  uint32_t seq_len = 81920;            // tokens per row
-  uint32_t micro_batch = 1;            // rows per forward/backward
-  uint64_t rows_per_step = 1;          // rows per optimizer step
-  int compute_bytes = 2;               // 2: bfloat16, 4: float32
-  uint32_t loss_chunk = 8192;          // tokens per loss chunk
-  double peak_flops = 989e12;          // dense bf16 peak (RECIPE.md section 5)
-  double assumed_mfu = 0.45;           // of the peak, for the time estimate
-  std::vector<bool> recompute_layers;  // empty: all layers
+  uint32_t seq_len = 81920;             // tokens per row
+  uint32_t micro_batch = 1;             // rows per forward/backward
+  uint64_t rows_per_step = 1;           // rows per optimizer step
+  int compute_bytes = 2;                // 2: bfloat16, 4: float32
+  uint32_t loss_chunk = 8192;           // tokens per loss chunk
+  double peak_flops = 989e12;           // dense bf16 peak (RECIPE.md section 5)
+  double assumed_mfu = 0.45;            // of the peak, for the time estimate
+  std::vector<bool> recompute_layers;   // empty: all layers
+  std::string recompute_rest = "none";  // the mode of the layers outside recompute_layers
   // The fused SwiGLU kernel (train_ops.h) keeps gate and up but not silu(gate): one [T, F]
   // less per layer. What the trainer runs on a GPU when the build has the kernels.
   bool fused_swiglu = false;
+  // The attention output is laid out by token ([B, T, H, D], as cuDNN writes it for q of that
+  // layout), so o_proj reads it without a [T, H*D] copy: one [T, d] less per layer. What the
+  // trainer runs on a GPU in bfloat16 without --document-mask.
+  bool attention_output_by_token = false;
   // Offload: float32 gradients down and masters up (pinned copies and the work around them),
   // and the CPU memory bandwidth of its AdamW.
   double host_link_bytes_per_second = 27e9;
@@ -72,6 +84,9 @@ inline constexpr uint64_t kGpuSumMargin = 2ull << 30;
 
 struct PlanRow {
   std::string recompute;  // none | mlp | attention | full-keep-attention | full
+  // The layers running `recompute` ("all", or a list like 6-31), and the others' mode.
+  std::string recompute_layers = "all";
+  std::string recompute_rest = "none";
   bool offload = false;
   // GPU bytes at the start of backward, by part (gradients: those made by then); total is the
   // larger of that sum and weights + optimizer + reserve + all_gradients (the end of backward).
@@ -86,9 +101,24 @@ struct PlanRow {
   double offload_seconds = 0;        // host traffic and the CPU's AdamW (offload only)
 };
 
-// Every combination of recompute (none, mlp, attention, full-keep-attention, full) and offload
+// The recompute modes, from the least memory-saving.
+inline constexpr const char* kRecomputeModes[] = {"none", "mlp", "attention", "full-keep-attention",
+                                                  "full"};
+
+// Every combination of recompute (kRecomputeModes, on input.recompute_layers) and offload
 // (off, on).
 std::vector<PlanRow> plan_training(const PlanInput& input);
+
+// The fastest configuration that fits `budget_bytes` among every single mode and every mix of
+// two: the bottom k layers in one mode, the others in another (input.recompute_layers and
+// recompute_rest are ignored). Ties go to the single mode. nullopt when nothing fits.
+std::optional<PlanRow> fastest_mix(const PlanInput& input, uint64_t budget_bytes, bool offload);
+
+// "full", or "full on layers 6-31, full-keep-attention on the others".
+std::string recompute_label(const PlanRow& row);
+
+// {true, true, false} -> "0-1"; every layer -> "all". Inverse of parse_layer_set.
+std::string format_layer_set(const std::vector<bool>& layers);
 
 // The option --recompute auto takes: the fastest row that fits `budget_bytes` with the given
 // offload setting; nullptr when none fits.

@@ -150,6 +150,14 @@ const std::vector<Field>& fields() {
       {{"recompute_layers", "layers that recompute: all, or a list like 0-11,20"},
        [](C& c, std::string_view v) { c.recompute_layers = v; },
        [](const C& c) { return J(c.recompute_layers); }},
+      {{"recompute_rest",
+        "the recompute mode of the layers outside recompute_layers: none, full, "
+        "full-keep-attention, attention, mlp"},
+       [](C& c, std::string_view v) {
+         c.recompute_rest = choice("recompute-rest", v,
+                                   {"none", "full", "full-keep-attention", "attention", "mlp"});
+       },
+       [](const C& c) { return J(c.recompute_rest); }},
       {{"loss_chunk", "tokens per chunk of the LM-head loss (bounds the float32 logits)"},
        [](C& c, std::string_view v) {
          c.loss_chunk = static_cast<uint32_t>(parse_unsigned("loss-chunk", v));
@@ -251,9 +259,10 @@ const std::vector<TrainConfig::Setting>& TrainConfig::settings() {
 }
 
 bool TrainConfig::resumable_change(std::string_view name) {
-  for (std::string_view ok : {"steps", "tokens", "save_every", "eval_every", "keep_checkpoints",
-                              "recompute", "recompute_layers", "loss_chunk", "offload_optimizer",
-                              "gpu_memory_gib", "device", "out", "save_dtype"}) {
+  for (std::string_view ok :
+       {"steps", "tokens", "save_every", "eval_every", "keep_checkpoints", "recompute",
+        "recompute_layers", "recompute_rest", "loss_chunk", "offload_optimizer", "gpu_memory_gib",
+        "device", "out", "save_dtype"}) {
     if (name == ok) return true;
   }
   return false;

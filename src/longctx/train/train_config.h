@@ -54,6 +54,7 @@ struct TrainConfig {
   std::string recompute = "auto";        // auto (the plan's cheapest fit) | none | full |
                                          // full-keep-attention | attention | mlp
   std::string recompute_layers = "all";  // which layers recompute: all | "0-11,20"
+  std::string recompute_rest = "none";   // the mode of the layers outside recompute_layers
   uint32_t loss_chunk = 8192;            // tokens per chunk of the LM-head loss
   bool offload_optimizer = false;        // fp32 master weights and AdamW state in CPU memory
   bool document_mask = false;            // attention stops at document boundaries

@@ -46,35 +46,55 @@ PlanRow check_plan(TrainConfig& c, const PlanInput& input, uint64_t budget,
     if (c.recompute == "auto") c.recompute = "none";
     return find(c.recompute, c.offload_optimizer);
   }
-  const PlanRow* fastest = fastest_fitting(rows, budget, c.offload_optimizer);
+  // With the layers left to it, auto also weighs mixes of two modes across the layers.
+  const bool mix = c.recompute_layers == "all" && c.recompute_rest == "none";
+  std::optional<PlanRow> fastest;
+  if (mix) {
+    fastest = fastest_mix(input, budget, c.offload_optimizer);
+  } else if (const PlanRow* r = fastest_fitting(rows, budget, c.offload_optimizer)) {
+    fastest = *r;
+  }
   std::string budget_text = fmt::format("{:.1f} GiB", static_cast<double>(budget) / kGiB);
+  auto options = [](const PlanRow& r) {
+    std::string text = "--recompute " + r.recompute;
+    if (r.recompute_layers != "all")
+      text += fmt::format(" --recompute-layers {} --recompute-rest {}", r.recompute_layers,
+                          r.recompute_rest);
+    return text;
+  };
   if (c.recompute == "auto") {
-    if (fastest == nullptr) {
-      const PlanRow* offloaded =
-          c.offload_optimizer ? nullptr : fastest_fitting(rows, budget, true);
+    if (!fastest) {
+      std::optional<PlanRow> offloaded;
+      if (!c.offload_optimizer) {
+        if (mix) {
+          offloaded = fastest_mix(input, budget, true);
+        } else if (const PlanRow* r = fastest_fitting(rows, budget, true)) {
+          offloaded = *r;
+        }
+      }
       throw Error(
           fmt::format("no --recompute option fits {} at --seq-len {} with --micro-batch {}",
                       budget_text, c.seq_len, c.micro_batch),
-          offloaded != nullptr
-              ? fmt::format("add --offload-optimizer (then --recompute {} fits: {:.1f} GiB)",
-                            offloaded->recompute, static_cast<double>(offloaded->total) / kGiB)
-              : "use a shorter --seq-len or a GPU with more memory (see `longctx plan`)");
+          offloaded ? fmt::format("add --offload-optimizer (then {} fits: {:.1f} GiB)",
+                                  options(*offloaded), static_cast<double>(offloaded->total) / kGiB)
+                    : "use a shorter --seq-len or a GPU with more memory (see `longctx plan`)");
     }
     c.recompute = fastest->recompute;
-    note(fmt::format("memory plan: --recompute {} (predicted peak {:.1f} GiB of {})", c.recompute,
+    c.recompute_layers = fastest->recompute_layers;
+    c.recompute_rest = fastest->recompute_rest;
+    note(fmt::format("memory plan: {} (predicted peak {:.1f} GiB of {})", options(*fastest),
                      static_cast<double>(fastest->total) / kGiB, budget_text));
     return *fastest;
   }
   const PlanRow& chosen = find(c.recompute, c.offload_optimizer);
   if (chosen.total > budget) {
-    std::string hint = fastest != nullptr
-                           ? fmt::format("--recompute {} fits ({:.1f} GiB)", fastest->recompute,
+    std::string hint = fastest
+                           ? fmt::format("{} fits ({:.1f} GiB)", options(*fastest),
                                          static_cast<double>(fastest->total) / kGiB)
                            : "add --offload-optimizer or shorten --seq-len (see `longctx plan`)";
     throw Error(
-        fmt::format("--recompute {} needs about {:.1f} GiB at --seq-len {}; the budget "
-                    "is {}",
-                    c.recompute, static_cast<double>(chosen.total) / kGiB, c.seq_len, budget_text),
+        fmt::format("{} needs about {:.1f} GiB at --seq-len {}; the budget is {}", options(chosen),
+                    static_cast<double>(chosen.total) / kGiB, c.seq_len, budget_text),
         hint);
   }
   return chosen;
@@ -197,7 +217,11 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options) : state_(std::make_
       .compute_bytes = s.dtype == torch::kFloat ? 4 : 2,
       .loss_chunk = config.loss_chunk,
       .recompute_layers = parse_layer_set(config.recompute_layers, trained.num_hidden_layers),
+      .recompute_rest = config.recompute_rest,
       .fused_swiglu = s.device.is_cuda() && fused_kernels_enabled(),
+      // cuDNN's layout: libtorch 2.5+ passes q, k, v straight to sdpa (enable_gqa).
+      .attention_output_by_token = s.device.is_cuda() && s.dtype != torch::kFloat &&
+                                   !config.document_mask && attention_keeping_built(),
       // Where offloaded gradient sums may go: never past the card, whatever --gpu-memory-gib.
       .budget_bytes = s.device.is_cuda() ? std::min(budget, total_memory_bytes(s.device)) : 0};
   if (s.device.is_cuda() && !plan.fused_swiglu) {
@@ -208,16 +232,17 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options) : state_(std::make_
   }
   PlanRow row = check_plan(config, plan, budget, [&](const std::string& t) { s.note(t); });
   s.plan = row;
-  std::vector<bool> layers = plan.recompute_layers;
   Recompute mode = parse_recompute(config.recompute);
-  if (mode == Recompute::kLayerKeepAttention &&
+  Recompute rest = parse_recompute(config.recompute_rest);
+  if ((mode == Recompute::kLayerKeepAttention || rest == Recompute::kLayerKeepAttention) &&
       (!s.device.is_cuda() || s.dtype == torch::kFloat || !attention_keeping_built() ||
        config.document_mask))
     s.note(
         "--recompute full-keep-attention: attention runs again here, as with full (it keeps "
         "cuDNN attention's output, which needs CUDA, bfloat16 or float16 compute, libtorch "
         "2.5+ and no --document-mask)");
-  for (bool on : layers) s.forward.recompute.push_back(on ? mode : Recompute::kNone);
+  for (bool on : parse_layer_set(config.recompute_layers, trained.num_hidden_layers))
+    s.forward.recompute.push_back(on ? mode : rest);
 
   // The model, on its device in the compute dtype, projections unfused (they are trained).
   s.model = load_model(s.options.resume ? checkpoint : fs::path(config.model),

@@ -2,6 +2,7 @@
 // float32 masters and the fused AdamW kernel trains the debug model as float32 on the CPU does,
 // and the optimizer offload gives the same run (two micro-batches a step: the offloaded
 // accumulation's staging path runs too).
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -129,28 +130,38 @@ TEST(TrainerGpu, PlanCoversTheMeasuredPeak) {
   struct Case {
     const char* recompute;
     bool offload;
+    const char* layers = "all";  // the layers in `recompute`; the others in `rest`
+    const char* rest = "none";
   };
-  for (Case k : {Case{"none", false}, Case{"mlp", false}, Case{"attention", false},
-                 Case{"full", false}, Case{"full", true}}) {
-    SCOPED_TRACE(std::string(k.recompute) + (k.offload ? " offload" : ""));
+  for (Case k :
+       {Case{"none", false}, Case{"mlp", false}, Case{"attention", false},
+        Case{"full-keep-attention", false}, Case{"full", false}, Case{"full", true},
+        Case{"full", false, "2-3", "full-keep-attention"}, Case{"mlp", false, "0-1", "none"}}) {
+    std::string name = fmt::format(
+        "{}{}{}", k.recompute, k.offload ? "_offload" : "",
+        std::string_view(k.layers) == "all" ? "" : fmt::format("_{}_{}", k.layers, k.rest));
+    SCOPED_TRACE(name);
     TrainConfig c;
     c.model = (tmp.path() / "model").string();
     c.data = (tmp.path() / "counting").string();
-    c.out = (tmp.path() / (std::string(k.recompute) + (k.offload ? "_offload" : ""))).string();
+    c.out = (tmp.path() / name).string();
     c.seq_len = t;
     c.batch_tokens = 2 * t;  // two micro-batches: the second's accumulation is in the peak
     c.steps = 1;
     c.device = "cuda";
     c.recompute = k.recompute;
+    c.recompute_layers = k.layers;
+    c.recompute_rest = k.rest;
     c.offload_optimizer = k.offload;
     Trainer trainer(c, {.note = [](const std::string&) {}});
     double measured = trainer.train_step().peak_memory_gib;
     // What train planned by (gradient sums on the GPU with offload: this model's all fit).
     double planned = static_cast<double>(trainer.plan().total) / (1024.0 * 1024 * 1024);
     EXPECT_EQ(trainer.plan().recompute, k.recompute);
+    EXPECT_EQ(trainer.plan().recompute_rest, k.rest);
     EXPECT_EQ(trainer.plan().gpu_sums > 0, k.offload);
-    std::printf("plan %-9s offload %d: measured %.2f GiB, planned %.2f GiB\n", k.recompute,
-                k.offload ? 1 : 0, measured, planned);
+    std::printf("plan %-40s: measured %.2f GiB, planned %.2f GiB\n", name.c_str(), measured,
+                planned);
     EXPECT_GE(planned, measured);
     EXPECT_LE(planned, 1.15 * measured);
   }

@@ -4,11 +4,15 @@
 // checked against libtorch's own torch::optim::AdamW.
 #include "longctx/train/trainer.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
 
 #include "longctx/base/error.h"
 #include "longctx/base/files.h"
@@ -168,10 +172,56 @@ TEST(TrainerTest, RecomputeAndDocumentMaskTrain) {
     if (mode == "none") reference = loss;
     EXPECT_NEAR(loss, reference, 1e-5 * reference) << mode;  // recomputation changes no math
   }
+  {
+    // Layer 1 recomputes in full, layer 0 its MLP; the resolved config records both.
+    TrainConfig c = debug_config(model, data, tmp.path() / "mixed");
+    c.recompute = "full";
+    c.recompute_layers = "1";
+    c.recompute_rest = "mlp";
+    Trainer trainer(c, {.note = [](const std::string&) {}});
+    trainer.train_step();
+    EXPECT_NEAR(trainer.train_step().loss, reference, 1e-5 * reference);
+    EXPECT_EQ(recompute_label(trainer.plan()), "full on layers 1, mlp on the others");
+    nlohmann::json saved = nlohmann::json::parse(read_file(tmp.path() / "mixed" / "config.json"));
+    EXPECT_EQ(saved["recompute_layers"], "1");
+    EXPECT_EQ(saved["recompute_rest"], "mlp");
+  }
   TrainConfig c = debug_config(model, data, tmp.path() / "masked");
   c.document_mask = true;
   c.micro_batch = 1;
   Trainer trainer(c, {.note = [](const std::string&) {}});
+  EXPECT_TRUE(std::isfinite(trainer.train_step().loss));
+}
+
+TEST(TrainerTest, AutoTakesAMixOfModesWhenNoSingleModeIsFaster) {
+  // A budget a byte short of `none`: the fastest fit is one layer without recomputation and
+  // the other recomputing, and train runs and records exactly that.
+  ScratchDir tmp;
+  fs::path data = write_counting_dataset(tmp.path(), 8, 64);
+  fs::path model = write_debug_model(tmp.path());
+  PlanInput in{.config = model_preset("debug"),
+               .seq_len = 64,
+               .micro_batch = 2,
+               .rows_per_step = 4,
+               .compute_bytes = 4};
+  const uint64_t budget = plan_training(in)[0].total - 1;
+  std::optional<PlanRow> mix = fastest_mix(in, budget, false);
+  ASSERT_TRUE(mix.has_value());
+  ASSERT_NE(mix->recompute_layers, "all");
+  EXPECT_EQ(mix->recompute_rest, "none");
+  TrainConfig c = debug_config(model, data, tmp.path() / "auto");
+  c.gpu_memory_gib = static_cast<double>(budget) / (1 << 30);
+  std::vector<std::string> notes;
+  Trainer trainer(c, {.note = [&](const std::string& t) { notes.push_back(t); }});
+  EXPECT_EQ(trainer.plan().recompute, mix->recompute);
+  EXPECT_EQ(trainer.plan().recompute_layers, mix->recompute_layers);
+  EXPECT_EQ(trainer.plan().total, mix->total);
+  EXPECT_EQ(trainer.config().recompute_layers, mix->recompute_layers);
+  EXPECT_EQ(trainer.config().recompute_rest, "none");
+  bool noted = false;
+  for (const std::string& t : notes)
+    noted |= t.find("--recompute-layers " + mix->recompute_layers) != std::string::npos;
+  EXPECT_TRUE(noted);
   EXPECT_TRUE(std::isfinite(trainer.train_step().loss));
 }
 
@@ -367,6 +417,8 @@ TEST(TrainConfigTest, LearningRateSchedules) {
   EXPECT_EQ(parse_layer_set("0-1,3", 5), (std::vector<bool>{true, true, false, true, false}));
   EXPECT_EQ(parse_layer_set("all", 2), (std::vector<bool>{true, true}));
   EXPECT_THROW(parse_layer_set("4", 3), Error);
+  for (std::string text : {"all", "0-1,3", "2", "0,2,4", "1-3"})
+    EXPECT_EQ(format_layer_set(parse_layer_set(text, 5)), text);
 }
 
 TEST(PlanTest, RecomputationTradesMemoryForTime) {
@@ -409,6 +461,71 @@ TEST(PlanTest, GradientsAppearAsBackwardFreesActivations) {
     EXPECT_EQ(r.total, r.weights + r.optimizer + r.reserve + r.all_gradients) << r.recompute;
 }
 
+PlanRow plan_row(const PlanInput& input, std::string_view mode, bool offload) {
+  for (const PlanRow& r : plan_training(input))
+    if (r.recompute == mode && r.offload == offload) return r;
+  ADD_FAILURE() << "no row " << mode;
+  return PlanRow{};
+}
+
+TEST(PlanTest, MixedLayersAddTheirModesLayerByLayer) {
+  // 7B at 128K, layers 0-5 keeping their attention output and 6-31 recomputing in full: each
+  // part keeps, and recomputes, its layers' share of what the single modes do.
+  PlanInput in{.config = model_preset("llama2-7b"), .seq_len = 131072};
+  PlanRow keep = plan_row(in, "full-keep-attention", false), full = plan_row(in, "full", false);
+  in.recompute_layers = parse_layer_set("6-31", 32);
+  in.recompute_rest = "full-keep-attention";
+  PlanRow mixed = plan_row(in, "full", false);
+  const double outside = 3.0 * 2 * 4096 * 131072;  // embedding output, final norm in and out
+  auto share = [&](double a, double b) { return 6.0 / 32 * a + 26.0 / 32 * b; };
+  EXPECT_NEAR(static_cast<double>(mixed.activations) - outside,
+              share(static_cast<double>(keep.activations) - outside,
+                    static_cast<double>(full.activations) - outside),
+              64.0);
+  const double model = mixed.model_flops_per_token;
+  EXPECT_NEAR(mixed.flops_per_token - model,
+              share(keep.flops_per_token - model, full.flops_per_token - model), 1.0);
+  EXPECT_EQ(mixed.transient, std::max(keep.transient, full.transient));
+  EXPECT_EQ(recompute_label(mixed), "full on layers 6-31, full-keep-attention on the others");
+  EXPECT_EQ(recompute_label(full), "full");
+}
+
+TEST(PlanTest, AutoMixesTwoModesWhereOneAloneLeavesMemoryUnused) {
+  // 7B at 128K, offloaded, on an H100's 79.2 GiB: of the single modes only full fits, with
+  // GiBs to spare. The fastest configuration keeps the attention output of as many bottom
+  // layers as that room holds.
+  PlanInput in{.config = model_preset("llama2-7b"), .seq_len = 131072, .fused_swiglu = true};
+  const uint64_t budget = static_cast<uint64_t>(79.18 * (1 << 30));
+  std::vector<PlanRow> rows = plan_training(in);
+  const PlanRow* single = fastest_fitting(rows, budget, true);
+  ASSERT_NE(single, nullptr);
+  EXPECT_EQ(single->recompute, "full");
+  std::optional<PlanRow> mix = fastest_mix(in, budget, true);
+  ASSERT_TRUE(mix.has_value());
+  EXPECT_EQ(mix->recompute, "full");
+  EXPECT_EQ(mix->recompute_rest, "full-keep-attention");
+  EXPECT_LE(mix->total, budget);
+  EXPECT_LT(mix->step_seconds, single->step_seconds);
+  std::vector<bool> layers = parse_layer_set(mix->recompute_layers, 32);
+  size_t kept = static_cast<size_t>(std::count(layers.begin(), layers.end(), false));
+  ASSERT_GT(kept, 0u);
+  ASSERT_LT(kept, 32u);
+  EXPECT_EQ(mix->recompute_layers, fmt::format("{}-31", kept));  // the bottom layers keep
+  // One layer more would not fit.
+  in.recompute_layers = layers;
+  in.recompute_layers[kept] = false;
+  in.recompute_rest = "full-keep-attention";
+  EXPECT_GT(plan_row(in, "full", true).total, budget);
+
+  // Where a single mode fits it wins ties: with room for everything, none on every layer.
+  PlanInput roomy{.config = model_preset("tinyllama-1.1b"), .seq_len = 8192};
+  std::optional<PlanRow> none = fastest_mix(roomy, 1000ull << 30, false);
+  ASSERT_TRUE(none.has_value());
+  EXPECT_EQ(none->recompute, "none");
+  EXPECT_EQ(none->recompute_layers, "all");
+  EXPECT_FALSE(fastest_mix(in, 1ull << 30, true).has_value());  // nothing fits 1 GiB
+}
+
 TEST(PlanTest, OffloadTimeGrowsWithMicroBatches) {
   // Each micro-batch sends 4 bytes a parameter down; each step sends them up once and runs
   // AdamW over 28 bytes a parameter on the CPU.
@@ -430,23 +547,36 @@ TEST(PlanTest, OffloadTimeGrowsWithMicroBatches) {
   EXPECT_NEAR(many.offload_seconds - offloaded_full(in).offload_seconds, 42 * 4 * n / 27e9, 1e-6);
 }
 
-TEST(PlanTest, FusedSwiGluKeepsOneFfnTensorLessPerLayer) {
-  // The fused kernel saves gate and up but not silu(gate): exactly L * T * 2 bytes * F fewer
-  // kept activations where the MLP's activations are kept, and nothing changes where the MLP
-  // is recomputed (only its input is kept; the transient layer buffers shrink instead).
+// Turning `option` on in TinyLlama's 32K plan keeps one tensor of `width` bf16 values per token
+// less in every layer whose mode keeps it (`keeping`), and no other activation; no total grows.
+void expect_one_tensor_less_per_layer(bool PlanInput::*option, double width,
+                                      const std::vector<std::string>& keeping) {
   PlanInput in{.config = model_preset("tinyllama-1.1b"), .seq_len = 32768};
-  std::vector<PlanRow> plain = plan_training(in);
-  in.fused_swiglu = true;
-  std::vector<PlanRow> fused = plan_training(in);
-  ASSERT_EQ(plain.size(), fused.size());
-  const double one_ffn_tensor = 22.0 * 32768 * 2 * 5632;  // L * T * bf16 * F
-  for (size_t i = 0; i < plain.size(); ++i) {
-    double saved =
-        static_cast<double>(plain[i].activations) - static_cast<double>(fused[i].activations);
-    bool mlp_kept = plain[i].recompute == "none" || plain[i].recompute == "attention";
-    EXPECT_NEAR(saved, mlp_kept ? one_ffn_tensor : 0.0, 64.0) << plain[i].recompute;
-    EXPECT_LE(fused[i].total, plain[i].total) << plain[i].recompute;
+  std::vector<PlanRow> off = plan_training(in);
+  in.*option = true;
+  std::vector<PlanRow> on = plan_training(in);
+  ASSERT_EQ(off.size(), on.size());
+  const double one_tensor = 22.0 * 32768 * 2 * width;  // L * T * bf16 * width
+  for (size_t i = 0; i < off.size(); ++i) {
+    double saved = static_cast<double>(off[i].activations) - static_cast<double>(on[i].activations);
+    bool kept = std::find(keeping.begin(), keeping.end(), off[i].recompute) != keeping.end();
+    EXPECT_NEAR(saved, kept ? one_tensor : 0.0, 64.0) << off[i].recompute;
+    EXPECT_LE(on[i].total, off[i].total) << off[i].recompute;
   }
+}
+
+TEST(PlanTest, AttentionOutputByTokenKeepsOneHiddenTensorLessPerLayer) {
+  // Where o_proj reads cuDNN's output as is, a layer that keeps its attention block keeps one
+  // [T, d] less; a recomputed one keeps only its input either way (its transient, one layer
+  // run again, shrinks unless the loss's logits are the larger).
+  expect_one_tensor_less_per_layer(&PlanInput::attention_output_by_token, 2048, {"none", "mlp"});
+}
+
+TEST(PlanTest, FusedSwiGluKeepsOneFfnTensorLessPerLayer) {
+  // The fused kernel saves gate and up but not silu(gate): one [T, F] less where the MLP's
+  // activations are kept, and nothing changes where the MLP is recomputed (only its input is
+  // kept; the transient layer buffers shrink instead).
+  expect_one_tensor_less_per_layer(&PlanInput::fused_swiglu, 5632, {"none", "attention"});
 }
 
 }  // namespace
