@@ -169,7 +169,7 @@ const std::vector<Field>& fields() {
       {{"document_mask", "attention stops at document boundaries (off: the paper's packing)"},
        [](C& c, std::string_view v) { c.document_mask = parse_bool("document-mask", v); },
        [](const C& c) { return J(c.document_mask); }},
-      {{"gpu_memory_gib", "memory budget of the plan in GiB (0: the device's total)"},
+      {{"gpu_memory_gib", "memory budget of the plan in GiB (0: what the device has free at the start)"},
        [](C& c, std::string_view v) { c.gpu_memory_gib = parse_double("gpu-memory-gib", v); },
        [](const C& c) { return J(c.gpu_memory_gib); }},
       {{"save_every", "steps between checkpoints (0: only at the end)"},

@@ -58,7 +58,7 @@ struct TrainConfig {
   uint32_t loss_chunk = 8192;            // tokens per chunk of the LM-head loss
   bool offload_optimizer = false;        // fp32 master weights and AdamW state in CPU memory
   bool document_mask = false;            // attention stops at document boundaries
-  double gpu_memory_gib = 0;             // the plan's budget; 0: the device's total
+  double gpu_memory_gib = 0;             // the plan's budget; 0: the device's free memory
 
   // Checkpoints and metrics.
   uint64_t save_every = 0;          // steps between checkpoints; 0: only at the end

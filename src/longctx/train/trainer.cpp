@@ -207,8 +207,11 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options) : state_(std::make_
       config.steps != 0 ? config.steps : (config.tokens + step_tokens - 1) / step_tokens;
 
   // Memory: the plan chooses --recompute auto and refuses what will not fit.
-  uint64_t budget = config.gpu_memory_gib > 0 ? static_cast<uint64_t>(config.gpu_memory_gib * kGiB)
-                                              : total_memory_bytes(s.device);
+  // The budget: --gpu-memory-gib, else what the device has free before the run allocates
+  // anything (its total less the CUDA context and other processes).
+  const uint64_t free = free_memory_bytes(s.device);
+  uint64_t budget =
+      config.gpu_memory_gib > 0 ? static_cast<uint64_t>(config.gpu_memory_gib * kGiB) : free;
   PlanInput plan{
       .config = trained,
       .seq_len = config.seq_len,
@@ -222,8 +225,9 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options) : state_(std::make_
       // cuDNN's layout: libtorch 2.5+ passes q, k, v straight to sdpa (enable_gqa).
       .attention_output_by_token = s.device.is_cuda() && s.dtype != torch::kFloat &&
                                    !config.document_mask && attention_keeping_built(),
-      // Where offloaded gradient sums may go: never past the card, whatever --gpu-memory-gib.
-      .budget_bytes = s.device.is_cuda() ? std::min(budget, total_memory_bytes(s.device)) : 0};
+      // Where offloaded gradient sums may go: never past what is free, whatever
+      // --gpu-memory-gib.
+      .budget_bytes = s.device.is_cuda() ? std::min(budget, free) : 0};
   if (s.device.is_cuda() && !plan.fused_swiglu) {
     s.note(fused_kernels_built()
                ? "fused RoPE/SwiGLU kernels off (LONGCTX_FUSED_KERNELS=0): plain libtorch ops"

@@ -5,8 +5,10 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdio>
 
+#include "longctx/model/device.h"
 #include "longctx/model/train_ops.h"
 #include "longctx/train/adamw.h"
 #include "longctx/train/plan.h"
@@ -165,6 +167,48 @@ TEST(TrainerGpu, PlanCoversTheMeasuredPeak) {
     EXPECT_GE(planned, measured);
     EXPECT_LE(planned, 1.15 * measured);
   }
+}
+
+// Without --gpu-memory-gib the plan's budget is the memory free when the run starts: with most
+// of the card taken by another allocation (standing in for the CUDA context or another
+// process), auto picks what fits in the rest, not in the card's total.
+TEST(TrainerGpu, AutoPlansWithinTheMemoryFreeAtTheStart) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  ScratchDir tmp;
+  const uint32_t t = 16384;
+  write_counting_dataset(tmp.path(), 2, t);
+  ModelConfig config = model_preset("tinyllama-1.1b");
+  config.num_hidden_layers = 4;
+  LlamaForCausalLM model = init_model(config, /*seed=*/1);
+  save_model(model, tmp.path() / "model", torch::kBFloat16);
+  auto make = [&](const std::string& recompute) {
+    TrainConfig c;
+    c.model = (tmp.path() / "model").string();
+    c.data = (tmp.path() / "counting").string();
+    c.out = (tmp.path() / recompute).string();
+    c.seq_len = t;
+    c.batch_tokens = t;
+    c.steps = 1;
+    c.device = "cuda";
+    c.recompute = recompute;
+    return c;
+  };
+  const torch::Device cuda(torch::kCUDA);
+  auto planned = [&](const std::string& mode) {
+    return Trainer(make(mode), {.note = [](const std::string&) {}}).plan().total;
+  };
+  const uint64_t none = planned("none"), full = planned("full");
+  ASSERT_LT(full + (1ull << 30), none);
+  const uint64_t target = (none + full) / 2;
+  ASSERT_GT(free_memory_bytes(cuda), target);
+  torch::Tensor blocker = torch::empty({static_cast<int64_t>(free_memory_bytes(cuda) - target)},
+                                       torch::dtype(torch::kByte).device(cuda));
+  const uint64_t free = free_memory_bytes(cuda);
+  EXPECT_LT(free, none);
+  Trainer trainer(make("auto"), {.note = [](const std::string&) {}});
+  EXPECT_LE(trainer.plan().total, free);
+  EXPECT_LT(trainer.plan().total, none);
+  EXPECT_TRUE(std::isfinite(trainer.train_step().loss));
 }
 
 }  // namespace
