@@ -7,6 +7,7 @@
 // Phases: the model's config -> plan_training for each option -> a table (or JSON).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -89,26 +90,21 @@ int run_plan(const PlanFlags& flags) {
   std::vector<PlanRow> plan = plan_training(input);
   // What --recompute auto picks, without and with offload: with the layers left to it, the
   // fastest single mode or mix of two; otherwise the fastest mode on the given layers.
-  const bool mixes = flags.recompute_layers == "all" && flags.recompute_rest == "none";
   std::vector<PlanRow> picks;
-  for (bool offload : {false, true}) {
-    if (mixes) {
-      if (std::optional<PlanRow> r = fastest_mix(input, budget, offload)) picks.push_back(*r);
-    } else if (const PlanRow* r = fastest_fitting(plan, budget, offload)) {
-      picks.push_back(*r);
-    }
-  }
-  auto picked = [&](const PlanRow& r) {
-    for (const PlanRow& p : picks)
-      if (p.offload == r.offload && p.recompute == r.recompute &&
-          p.recompute_layers == r.recompute_layers && p.recompute_rest == r.recompute_rest)
-        return true;
-    return false;
+  for (bool offload : {false, true})
+    if (std::optional<PlanRow> r = auto_recompute(input, budget, offload)) picks.push_back(*r);
+  auto same = [](const PlanRow& a, const PlanRow& b) {
+    return a.offload == b.offload && a.recompute == b.recompute &&
+           a.recompute_layers == b.recompute_layers && a.recompute_rest == b.recompute_rest;
   };
-  // Mixed rows exist only where auto picks them.
+  auto picked = [&](const PlanRow& r) {
+    return std::any_of(picks.begin(), picks.end(), [&](const PlanRow& p) { return same(p, r); });
+  };
+  // A mix auto picks is a row of its own.
   std::vector<PlanRow> rows = plan;
   for (const PlanRow& p : picks)
-    if (p.recompute_layers != "all") rows.push_back(p);
+    if (std::none_of(plan.begin(), plan.end(), [&](const PlanRow& r) { return same(p, r); }))
+      rows.push_back(p);
   auto gib = [](uint64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024 * 1024); };
 
   if (flags.json) {
@@ -151,7 +147,7 @@ int run_plan(const PlanFlags& flags) {
   std::printf("%-19s %-8s %8s %8s %9s %11s %9s %8s %5s %11s %9s %9s\n", "recompute", "offload",
               "weights", "grads", "optimizer", "activations", "transient", "total", "fits",
               "step time s", "offload s", "tokens/s");
-  if (!mixes)
+  if (flags.recompute_layers != "all" || flags.recompute_rest != "none")
     std::printf("each row's mode on layers %s, %s on the others\n", flags.recompute_layers.c_str(),
                 flags.recompute_rest.c_str());
   for (size_t i = 0; i < rows.size(); ++i) {

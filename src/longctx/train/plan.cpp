@@ -85,7 +85,6 @@ std::vector<PlanRow> plan_training(const PlanInput& in) {
     for (const char* mode : kRecomputeModes) {
       std::string m = mode;
       const Block b = block(m);
-      double kept = b.kept, extra_flops = b.extra_flops;
       double transient_layer =
           std::max(recomputing_layers > 0 ? b.transient : 0, rest_layers > 0 ? rest.transient : 0);
       PlanRow r;
@@ -102,7 +101,7 @@ std::vector<PlanRow> plan_training(const PlanInput& in) {
       } else {
         r.optimizer = static_cast<uint64_t>(optimizer);
       }
-      double per_token = recomputing_layers * kept + rest_layers * rest.kept +
+      double per_token = recomputing_layers * b.kept + rest_layers * rest.kept +
                          3 * p * d;  // embedding output, final norm input and output
       r.activations = static_cast<uint64_t>(per_token * tokens);
       // At the peak, on top of the kept activations: either the loss's float32 logits of one
@@ -118,7 +117,7 @@ std::vector<PlanRow> plan_training(const PlanInput& in) {
                 std::max(r.all_gradients, r.activations + r.transient + r.gradients);
       r.model_flops_per_token = model_flops;
       r.flops_per_token =
-          model_flops + recomputing_layers * extra_flops + rest_layers * rest.extra_flops;
+          model_flops + recomputing_layers * b.extra_flops + rest_layers * rest.extra_flops;
       double step_tokens = static_cast<double>(in.seq_len) * static_cast<double>(in.rows_per_step);
       r.step_seconds = r.flops_per_token * step_tokens / (in.peak_flops * in.assumed_mfu);
       if (offload) {
@@ -156,12 +155,18 @@ const PlanRow* fastest_fitting(const std::vector<PlanRow>& rows, uint64_t budget
   return best;
 }
 
-std::optional<PlanRow> fastest_mix(const PlanInput& input, uint64_t budget_bytes, bool offload) {
+std::optional<PlanRow> auto_recompute(const PlanInput& input, uint64_t budget_bytes, bool offload) {
   std::optional<PlanRow> best;
   auto consider = [&](const PlanRow& r) {
     if (r.offload != offload || r.total > budget_bytes) return;
     if (!best || r.step_seconds < best->step_seconds * (1 - 1e-9)) best = r;
   };
+  const bool every_layer = std::all_of(input.recompute_layers.begin(), input.recompute_layers.end(),
+                                       [](bool b) { return b; });
+  if (!every_layer || input.recompute_rest != "none") {  // the layers are the user's
+    for (const PlanRow& r : plan_training(input)) consider(r);
+    return best;
+  }
   PlanInput in = input;
   in.recompute_layers.clear();
   in.recompute_rest = "none";

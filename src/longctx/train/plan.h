@@ -16,7 +16,7 @@
 //                    2 P d + 4 H (the attention kernel does not run again)
 //
 // Layers may mix two modes: --recompute-layers takes one mode, the others --recompute-rest.
-// With both at their defaults, --recompute auto searches those mixes too (fastest_mix): at 7B
+// With both at their defaults, --recompute auto searches those mixes too (auto_recompute): at 7B
 // and 128K, say, the bottom layers keep their attention output while the rest recompute it,
 // for as many layers as the budget holds.
 //
@@ -109,10 +109,12 @@ inline constexpr const char* kRecomputeModes[] = {"none", "mlp", "attention", "f
 // (off, on).
 std::vector<PlanRow> plan_training(const PlanInput& input);
 
-// The fastest configuration that fits `budget_bytes` among every single mode and every mix of
-// two: the bottom k layers in one mode, the others in another (input.recompute_layers and
-// recompute_rest are ignored). Ties go to the single mode. nullopt when nothing fits.
-std::optional<PlanRow> fastest_mix(const PlanInput& input, uint64_t budget_bytes, bool offload);
+// What --recompute auto takes: the fastest configuration that fits `budget_bytes` with the
+// given offload setting; nullopt when nothing fits. With recompute_layers covering every layer
+// and recompute_rest "none" (the defaults), it searches every single mode and every mix of
+// two, the bottom k layers in one mode and the others in another (ties go to the single
+// mode); otherwise the modes on the given layers.
+std::optional<PlanRow> auto_recompute(const PlanInput& input, uint64_t budget_bytes, bool offload);
 
 // "full", or "full on layers 6-31, full-keep-attention on the others".
 std::string recompute_label(const PlanRow& row);

@@ -46,14 +46,7 @@ PlanRow check_plan(TrainConfig& c, const PlanInput& input, uint64_t budget,
     if (c.recompute == "auto") c.recompute = "none";
     return find(c.recompute, c.offload_optimizer);
   }
-  // With the layers left to it, auto also weighs mixes of two modes across the layers.
-  const bool mix = c.recompute_layers == "all" && c.recompute_rest == "none";
-  std::optional<PlanRow> fastest;
-  if (mix) {
-    fastest = fastest_mix(input, budget, c.offload_optimizer);
-  } else if (const PlanRow* r = fastest_fitting(rows, budget, c.offload_optimizer)) {
-    fastest = *r;
-  }
+  std::optional<PlanRow> fastest = auto_recompute(input, budget, c.offload_optimizer);
   std::string budget_text = fmt::format("{:.1f} GiB", static_cast<double>(budget) / kGiB);
   auto options = [](const PlanRow& r) {
     std::string text = "--recompute " + r.recompute;
@@ -65,13 +58,7 @@ PlanRow check_plan(TrainConfig& c, const PlanInput& input, uint64_t budget,
   if (c.recompute == "auto") {
     if (!fastest) {
       std::optional<PlanRow> offloaded;
-      if (!c.offload_optimizer) {
-        if (mix) {
-          offloaded = fastest_mix(input, budget, true);
-        } else if (const PlanRow* r = fastest_fitting(rows, budget, true)) {
-          offloaded = *r;
-        }
-      }
+      if (!c.offload_optimizer) offloaded = auto_recompute(input, budget, true);
       throw Error(
           fmt::format("no --recompute option fits {} at --seq-len {} with --micro-batch {}",
                       budget_text, c.seq_len, c.micro_batch),

@@ -117,6 +117,24 @@ TEST(MasterAdamWGpu, OffloadedStepsGiveTheWeightsOfStepsOnTheGpu) {
   }
 }
 
+// A 4-layer model of TinyLlama's widths (dir/model) and `rows` counting rows of `t` tokens
+// (dir/counting); returns a one-step CUDA config for them, its --out left to the caller.
+TrainConfig four_layer_tinyllama(const fs::path& dir, uint64_t rows, uint32_t t) {
+  write_counting_dataset(dir, rows, t);
+  ModelConfig config = model_preset("tinyllama-1.1b");
+  config.num_hidden_layers = 4;
+  LlamaForCausalLM model = init_model(config, /*seed=*/1);
+  save_model(model, dir / "model", torch::kBFloat16);
+  TrainConfig c;
+  c.model = (dir / "model").string();
+  c.data = (dir / "counting").string();
+  c.seq_len = t;
+  c.batch_tokens = t;
+  c.steps = 1;
+  c.device = "cuda";
+  return c;
+}
+
 // The memory plan against the peak the allocator records, for each recompute mode and the
 // offload, on a 4-layer model of TinyLlama's widths at 16K tokens: the plan must not promise
 // less than the run takes (train refuses by it), and should not waste more than 15% either.
@@ -124,11 +142,7 @@ TEST(TrainerGpu, PlanCoversTheMeasuredPeak) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   ScratchDir tmp;
   const uint32_t t = 16384;
-  write_counting_dataset(tmp.path(), 4, t);
-  ModelConfig config = model_preset("tinyllama-1.1b");
-  config.num_hidden_layers = 4;
-  LlamaForCausalLM model = init_model(config, /*seed=*/1);
-  save_model(model, tmp.path() / "model", torch::kBFloat16);
+  const TrainConfig base = four_layer_tinyllama(tmp.path(), 4, t);
   struct Case {
     const char* recompute;
     bool offload;
@@ -143,14 +157,9 @@ TEST(TrainerGpu, PlanCoversTheMeasuredPeak) {
         "{}{}{}", k.recompute, k.offload ? "_offload" : "",
         std::string_view(k.layers) == "all" ? "" : fmt::format("_{}_{}", k.layers, k.rest));
     SCOPED_TRACE(name);
-    TrainConfig c;
-    c.model = (tmp.path() / "model").string();
-    c.data = (tmp.path() / "counting").string();
+    TrainConfig c = base;
     c.out = (tmp.path() / name).string();
-    c.seq_len = t;
     c.batch_tokens = 2 * t;  // two micro-batches: the second's accumulation is in the peak
-    c.steps = 1;
-    c.device = "cuda";
     c.recompute = k.recompute;
     c.recompute_layers = k.layers;
     c.recompute_rest = k.rest;
@@ -175,21 +184,10 @@ TEST(TrainerGpu, PlanCoversTheMeasuredPeak) {
 TEST(TrainerGpu, AutoPlansWithinTheMemoryFreeAtTheStart) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   ScratchDir tmp;
-  const uint32_t t = 16384;
-  write_counting_dataset(tmp.path(), 2, t);
-  ModelConfig config = model_preset("tinyllama-1.1b");
-  config.num_hidden_layers = 4;
-  LlamaForCausalLM model = init_model(config, /*seed=*/1);
-  save_model(model, tmp.path() / "model", torch::kBFloat16);
+  const TrainConfig base = four_layer_tinyllama(tmp.path(), 2, 16384);
   auto make = [&](const std::string& recompute) {
-    TrainConfig c;
-    c.model = (tmp.path() / "model").string();
-    c.data = (tmp.path() / "counting").string();
+    TrainConfig c = base;
     c.out = (tmp.path() / recompute).string();
-    c.seq_len = t;
-    c.batch_tokens = t;
-    c.steps = 1;
-    c.device = "cuda";
     c.recompute = recompute;
     return c;
   };

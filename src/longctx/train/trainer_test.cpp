@@ -205,7 +205,7 @@ TEST(TrainerTest, AutoTakesAMixOfModesWhenNoSingleModeIsFaster) {
                .rows_per_step = 4,
                .compute_bytes = 4};
   const uint64_t budget = plan_training(in)[0].total - 1;
-  std::optional<PlanRow> mix = fastest_mix(in, budget, false);
+  std::optional<PlanRow> mix = auto_recompute(in, budget, false);
   ASSERT_TRUE(mix.has_value());
   ASSERT_NE(mix->recompute_layers, "all");
   EXPECT_EQ(mix->recompute_rest, "none");
@@ -500,7 +500,7 @@ TEST(PlanTest, AutoMixesTwoModesWhereOneAloneLeavesMemoryUnused) {
   const PlanRow* single = fastest_fitting(rows, budget, true);
   ASSERT_NE(single, nullptr);
   EXPECT_EQ(single->recompute, "full");
-  std::optional<PlanRow> mix = fastest_mix(in, budget, true);
+  std::optional<PlanRow> mix = auto_recompute(in, budget, true);
   ASSERT_TRUE(mix.has_value());
   EXPECT_EQ(mix->recompute, "full");
   EXPECT_EQ(mix->recompute_rest, "full-keep-attention");
@@ -519,11 +519,18 @@ TEST(PlanTest, AutoMixesTwoModesWhereOneAloneLeavesMemoryUnused) {
 
   // Where a single mode fits it wins ties: with room for everything, none on every layer.
   PlanInput roomy{.config = model_preset("tinyllama-1.1b"), .seq_len = 8192};
-  std::optional<PlanRow> none = fastest_mix(roomy, 1000ull << 30, false);
+  std::optional<PlanRow> none = auto_recompute(roomy, 1000ull << 30, false);
   ASSERT_TRUE(none.has_value());
   EXPECT_EQ(none->recompute, "none");
   EXPECT_EQ(none->recompute_layers, "all");
-  EXPECT_FALSE(fastest_mix(in, 1ull << 30, true).has_value());  // nothing fits 1 GiB
+  EXPECT_FALSE(auto_recompute(in, 1ull << 30, true).has_value());  // nothing fits 1 GiB
+  // Layers given: auto picks a mode for those only, the others keeping --recompute-rest.
+  in.recompute_layers = parse_layer_set("4-31", 32);
+  in.recompute_rest = "none";
+  std::optional<PlanRow> given = auto_recompute(in, 1000ull << 30, true);
+  ASSERT_TRUE(given.has_value());
+  EXPECT_EQ(given->recompute_layers, "4-31");
+  EXPECT_EQ(given->recompute_rest, "none");
 }
 
 TEST(PlanTest, OffloadTimeGrowsWithMicroBatches) {
