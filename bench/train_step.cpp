@@ -3,7 +3,7 @@
 // gradients summed, as a --batch-tokens of N rows does).
 //
 //   longctx_bench_train --shape tinyllama-1.1b --lengths 8192,32768,65536 --steps 4
-//       --recompute auto --json out.jsonl [--profile trace.json]   (one line)
+//       --recompute auto --json out.jsonl [--profile trace.json] [--mlp-chunk N]   (one line)
 //
 // For each length: a random-weight model directory (bf16, transformers' init) and a Megatron
 // dataset of random tokens in a scratch directory, then a Trainer (trainer.h) exactly as the
@@ -60,7 +60,7 @@ struct Result {
 
 Result measure(const fs::path& scratch, const fs::path& model_dir, const longctx::ModelConfig& c,
                uint32_t t, int steps, int rows, const std::string& recompute, bool offload,
-               double budget_gib, const std::string& profile) {
+               double budget_gib, const std::string& profile, uint32_t mlp_chunk) {
   Result r;
   fs::path data = scratch / fmt::format("data-{}", t);
   write_random_dataset(data, static_cast<uint64_t>(steps) * static_cast<uint64_t>(rows) + 1, t,
@@ -79,6 +79,7 @@ Result measure(const fs::path& scratch, const fs::path& model_dir, const longctx
   config.offload_optimizer = offload;
   config.eval_every = 0;
   config.gpu_memory_gib = budget_gib;
+  config.mlp_chunk = mlp_chunk;
   try {
     auto t0 = std::chrono::steady_clock::now();
     longctx::Trainer trainer(config, {.note = [](const std::string& text) {
@@ -128,6 +129,7 @@ int main(int argc, char** argv) {
   int steps = 4, rows = 1;
   bool find_max = false, offload = false;
   double budget_gib = 0;  // 0: the device's memory; large: skip the plan, find out by running
+  uint32_t mlp_chunk = longctx::TrainConfig{}.mlp_chunk;
   std::string profile;
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
@@ -150,6 +152,8 @@ int main(int argc, char** argv) {
       offload = true;
     else if (flag == "--budget-gib")
       budget_gib = std::stod(value());
+    else if (flag == "--mlp-chunk")
+      mlp_chunk = static_cast<uint32_t>(std::stoul(value()));
     else if (flag == "--profile")
       profile = value();
     else {
@@ -198,7 +202,7 @@ int main(int argc, char** argv) {
   }
   for (uint32_t t : lengths) {
     Result r = measure(scratch, model_dir, config, t, find_max ? 1 : steps, rows, recompute,
-                       offload, budget_gib, profile);
+                       offload, budget_gib, profile, mlp_chunk);
     if (!r.ok) {
       std::fprintf(stderr, "  %u tokens failed: %s\n", t, r.error.c_str());
       std::printf("| %s | %u | %s | failed: %s | | | |\n", shape.c_str(), t, recompute.c_str(),

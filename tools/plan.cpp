@@ -35,6 +35,7 @@ struct PlanFlags {
   std::string recompute_layers = "all";
   std::string recompute_rest = "none";
   uint32_t loss_chunk = 8192;
+  uint32_t mlp_chunk = 8192;
   double assumed_mfu = 0.45;
   double host_gbps = PlanInput{}.host_link_bytes_per_second / 1e9;  // the plan's defaults
   double cpu_gbps = PlanInput{}.cpu_memory_bytes_per_second / 1e9;
@@ -79,6 +80,7 @@ int run_plan(const PlanFlags& flags) {
       .rows_per_step = rows_per_step,
       .compute_bytes = flags.dtype == "float32" ? 4 : 2,
       .loss_chunk = flags.loss_chunk,
+      .mlp_chunk = flags.mlp_chunk,
       .assumed_mfu = flags.assumed_mfu,
       .recompute_layers = parse_layer_set(flags.recompute_layers, config.num_hidden_layers),
       .recompute_rest = flags.recompute_rest,
@@ -223,6 +225,10 @@ CommandRun add_plan_command(CLI::App& app) {
       ->add_option("--recompute-rest", flags->recompute_rest, "Recompute mode of the other layers")
       ->capture_default_str()
       ->check(CLI::IsMember({"none", "full", "full-keep-attention", "attention", "mlp"}));
+  command
+      ->add_option("--mlp-chunk", flags->mlp_chunk,
+                   "Tokens per chunk of a recomputed MLP (0: the whole row)")
+      ->capture_default_str();
   command->add_option("--loss-chunk", flags->loss_chunk, "Tokens per loss chunk")
       ->capture_default_str();
   command->add_option("--assumed-mfu", flags->assumed_mfu, "MFU the step time assumes")

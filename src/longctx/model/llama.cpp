@@ -371,23 +371,23 @@ torch::Tensor LlamaForCausalLMImpl::forward_train(const torch::Tensor& ids,
         h = mlp(attention(h));
         break;
       case Recompute::kLayer:
-        h = recompute([attention, mlp](const torch::Tensor& x) { return mlp(attention(x)); }, h);
+        h = recompute_chunked_mlp(attention, mlp, h, options.mlp_chunk_tokens);
         break;
       case Recompute::kAttention:
         h = mlp(recompute(attention, h));
         break;
       case Recompute::kMlp:
-        h = recompute(mlp, attention(h));
+        h = recompute_chunked_mlp({}, mlp, attention(h), options.mlp_chunk_tokens);
         break;
       case Recompute::kLayerKeepAttention: {
         // One holder per layer and call: filled by the first forward, emptied by the second.
         auto keep = std::make_shared<KeptAttention>();
-        h = recompute(
+        h = recompute_chunked_mlp(
             [layer, keep, cos = cos, sin = sin,
              bounds = options.document_bounds](const torch::Tensor& x) {
-              return layer->mlp_block(layer->attention_block(x, cos, sin, bounds, keep.get()));
+              return layer->attention_block(x, cos, sin, bounds, keep.get());
             },
-            h);
+            mlp, h, options.mlp_chunk_tokens);
         break;
       }
     }

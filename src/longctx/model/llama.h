@@ -89,6 +89,10 @@ struct TrainForwardOptions {
   // Document-masked attention (B = 1): row boundaries 0 = b0 < b1 < ... < bn = T; a token
   // attends only within its [b_i, b_i+1). Empty: plain causal attention over the whole row.
   std::vector<int64_t> document_bounds;
+  // Tokens per chunk of a recomputed MLP (kLayer, kLayerKeepAttention, kMlp;
+  // recompute_chunked_mlp in train_ops.h): its [chunk, F] intermediates exist one chunk at a
+  // time. 0: the whole row.
+  int64_t mlp_chunk_tokens = 8192;
 };
 
 // One decoding step in shapes that stay the same from token to token, so that a CUDA graph can

@@ -5,6 +5,7 @@
 // policy and with document masking.
 #include "longctx/model/train_ops.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -451,11 +452,19 @@ TEST(ForwardTrain, HiddenStatesAndGradientsMatchForwardHiddenForEveryPolicy) {
       .backward();
   auto expected = parameter_gradients(model);
 
-  for (Recompute policy : {Recompute::kNone, Recompute::kLayer, Recompute::kAttention,
-                           Recompute::kMlp, Recompute::kLayerKeepAttention}) {
-    SCOPED_TRACE(static_cast<int>(policy));
+  // A recomputed MLP in chunks of 5 tokens over 2 rows: 2 positions of each row at a time.
+  for (auto [policy, chunk] :
+       std::vector<std::pair<Recompute, int64_t>>{{Recompute::kNone, 0},
+                                                  {Recompute::kLayer, 0},
+                                                  {Recompute::kLayer, 5},
+                                                  {Recompute::kAttention, 0},
+                                                  {Recompute::kMlp, 0},
+                                                  {Recompute::kMlp, 5},
+                                                  {Recompute::kLayerKeepAttention, 5}}) {
+    SCOPED_TRACE(fmt::format("policy {}, MLP chunk {}", static_cast<int>(policy), chunk));
     TrainForwardOptions options;
     options.recompute.assign(static_cast<size_t>(config.num_hidden_layers), policy);
+    options.mlp_chunk_tokens = chunk;
     torch::Tensor hidden = model->forward_train(ids, options);
     EXPECT_LT(relative_error(hidden, plain_hidden), 1e-6);
     // The graph holds what the policy says: one recomputed block per layer, or none; the

@@ -52,23 +52,41 @@ std::vector<PlanRow> plan_training(const PlanInput& in) {
   const double model_flops =
       6 * n_matmul + 6 * layers * static_cast<double>(in.seq_len) * d;  // RECIPE.md section 5
 
+  // In backward, on top of the kept activations: one layer's gradient buffers, and what a
+  // recomputed layer holds while it runs again. A recomputed MLP runs a chunk at a time
+  // (recompute_chunked_mlp): its activations and gradients are per chunk; around it the layer
+  // holds [T, d] values and gradients (the MLP's input, its gradient, the incoming gradient),
+  // the q/k/v gradients, all three at the H query heads (cuDNN's backward writes k and v
+  // gradients per query head and then sums each group), and, where attention runs again, the
+  // attention block's activations. Bytes; fitted on the H100 (TinyLlama with `full` at
+  // 64K-384K, 7B at 128K).
+  const double mlp_chunk = in.mlp_chunk > 0 ? std::min<double>(in.mlp_chunk, tokens) : tokens;
+  const double buffers = p * d + 2 * p * f;  // a [T, d] and two [T, F] gradients
+  const double mlp_chunk_bytes = mlp_chunk * (mlp_kept + buffers);
+  const double qkv_gradients = 3 * p * q;
+  const double attention_again = attention_kept + 3 * p * d + qkv_gradients;
+
   // What a layer in each mode keeps per token, its extra forward FLOPs per token and the
-  // activations of one layer while it runs again in backward.
+  // transient bytes above.
   struct Block {
     double kept, extra_flops, transient;
   };
   auto block = [&](std::string_view m) -> Block {
-    if (m == "mlp") return {attention_kept + block_input, mlp_flops, mlp_kept};
-    if (m == "attention") return {block_input + mlp_kept, attention_flops, attention_kept};
-    if (m == "full") return {block_input, attention_flops + mlp_flops, attention_kept + mlp_kept};
+    if (m == "mlp")
+      return {attention_kept + block_input, mlp_flops,
+              tokens * (2 * p * d + qkv_gradients) + mlp_chunk_bytes};
+    if (m == "attention")
+      return {block_input + mlp_kept, attention_flops, tokens * (attention_kept + buffers)};
+    if (m == "full")
+      return {block_input, attention_flops + mlp_flops, tokens * attention_again + mlp_chunk_bytes};
     if (m == "full-keep-attention") {
       // The input, plus the attention output and its float32 log-sum-exp; the attention
       // kernel does not run again, the projections and the MLP do.
       return {block_input + p * q + 4 * heads,
               attention_flops - 2 * static_cast<double>(in.seq_len) * d + mlp_flops,
-              attention_kept + mlp_kept};
+              tokens * attention_again + mlp_chunk_bytes};
     }
-    return {attention_kept + mlp_kept, 0, 0};
+    return {attention_kept + mlp_kept, 0, tokens * buffers};
   };
 
   double recomputing_layers = layers;
@@ -85,7 +103,7 @@ std::vector<PlanRow> plan_training(const PlanInput& in) {
     for (const char* mode : kRecomputeModes) {
       std::string m = mode;
       const Block b = block(m);
-      double transient_layer =
+      double layer_bytes =
           std::max(recomputing_layers > 0 ? b.transient : 0, rest_layers > 0 ? rest.transient : 0);
       PlanRow r;
       r.recompute = m;
@@ -105,12 +123,9 @@ std::vector<PlanRow> plan_training(const PlanInput& in) {
                          3 * p * d;  // embedding output, final norm input and output
       r.activations = static_cast<uint64_t>(per_token * tokens);
       // At the peak, on top of the kept activations: either the loss's float32 logits of one
-      // chunk and their log-softmax (the end of forward), or, in backward, one recomputed
-      // layer's activations plus a [T, d] and a [T, F] gradient buffer. Fitted on the H100
-      // (bench/README.md): within 1 GiB of the measured peak for TinyLlama at 32K-256K.
+      // chunk and their log-softmax (the end of forward), or the backward's layer_bytes.
       double chunk = std::min<double>(in.loss_chunk, tokens);
       double loss_bytes = 2 * 4 * chunk * static_cast<double>(c.vocab_size);
-      double layer_bytes = tokens * (transient_layer + p * d + 2 * p * f);
       r.transient = static_cast<uint64_t>(std::max(loss_bytes, layer_bytes));
       r.reserve = kPlanReserveBytes;
       r.total = r.weights + r.optimizer + r.reserve +

@@ -23,11 +23,12 @@
 // with P the compute dtype's bytes. The peak is the larger of two moments. At the start of
 // backward: weights (P N), the optimizer (float32 gradient sums and moments, 12 N, plus 4 N of
 // masters unless the compute dtype is float32; none with --offload-optimizer), the kept
-// activations, the larger of one recomputed layer's activations with its gradient buffers and
-// the loss's float32 logits for one chunk, and the gradients backward has made by then (the
-// head's and the top layer's: the others appear as the activations they need are freed). At
-// its end: weights, optimizer and every gradient (P N). Both add a fixed reserve for library
-// workspaces and the allocator's rounding. Fitted to H100 peaks (docs/benchmarks.md).
+// activations, the larger of one recomputed layer's activations with its gradient buffers (a
+// recomputed MLP's only for one chunk of tokens) and the loss's float32 logits for one chunk, and
+// the gradients backward has made by then (the head's and the top layer's: the others appear as the
+// activations they need are freed). At its end: weights, optimizer and every gradient (P N). Both
+// add a fixed reserve for library workspaces and the allocator's rounding. Fitted to H100 peaks
+// (docs/benchmarks.md).
 //
 // Time: FLOPs per token 6 N + 6 L T d (RECIPE.md section 5) plus the forward FLOPs of
 // recomputed blocks, at an assumed fraction of the device's peak (bench/README.md has the
@@ -55,6 +56,7 @@ struct PlanInput {
   uint64_t rows_per_step = 1;           // rows per optimizer step
   int compute_bytes = 2;                // 2: bfloat16, 4: float32
   uint32_t loss_chunk = 8192;           // tokens per loss chunk
+  uint32_t mlp_chunk = 8192;            // tokens per chunk of a recomputed MLP; 0: whole rows
   double peak_flops = 989e12;           // dense bf16 peak (RECIPE.md section 5)
   double assumed_mfu = 0.45;            // of the peak, for the time estimate
   std::vector<bool> recompute_layers;   // empty: all layers

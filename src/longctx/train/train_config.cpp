@@ -163,6 +163,13 @@ const std::vector<Field>& fields() {
          c.loss_chunk = static_cast<uint32_t>(parse_unsigned("loss-chunk", v));
        },
        [](const C& c) { return J(c.loss_chunk); }},
+      {{"mlp_chunk",
+        "tokens per chunk of a recomputed MLP (bounds its [chunk, F] intermediates; 0: the "
+        "whole row)"},
+       [](C& c, std::string_view v) {
+         c.mlp_chunk = static_cast<uint32_t>(parse_unsigned("mlp-chunk", v));
+       },
+       [](const C& c) { return J(c.mlp_chunk); }},
       {{"offload_optimizer", "keep fp32 master weights and AdamW state in CPU memory"},
        [](C& c, std::string_view v) { c.offload_optimizer = parse_bool("offload-optimizer", v); },
        [](const C& c) { return J(c.offload_optimizer); }},
@@ -262,8 +269,8 @@ const std::vector<TrainConfig::Setting>& TrainConfig::settings() {
 bool TrainConfig::resumable_change(std::string_view name) {
   for (std::string_view ok :
        {"steps", "tokens", "save_every", "eval_every", "keep_checkpoints", "recompute",
-        "recompute_layers", "recompute_rest", "loss_chunk", "offload_optimizer", "gpu_memory_gib",
-        "device", "out", "save_dtype"}) {
+        "recompute_layers", "recompute_rest", "loss_chunk", "mlp_chunk", "offload_optimizer",
+        "gpu_memory_gib", "device", "out", "save_dtype"}) {
     if (name == ok) return true;
   }
   return false;

@@ -56,6 +56,7 @@ struct TrainConfig {
   std::string recompute_layers = "all";  // which layers recompute: all | "0-11,20"
   std::string recompute_rest = "none";   // the mode of the layers outside recompute_layers
   uint32_t loss_chunk = 8192;            // tokens per chunk of the LM-head loss
+  uint32_t mlp_chunk = 8192;             // tokens per chunk of a recomputed MLP (0: whole rows)
   bool offload_optimizer = false;        // fp32 master weights and AdamW state in CPU memory
   bool document_mask = false;            // attention stops at document boundaries
   double gpu_memory_gib = 0;             // the plan's budget; 0: the device's free memory

@@ -206,6 +206,7 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options) : state_(std::make_
       .rows_per_step = rows,
       .compute_bytes = s.dtype == torch::kFloat ? 4 : 2,
       .loss_chunk = config.loss_chunk,
+      .mlp_chunk = config.mlp_chunk,
       .recompute_layers = parse_layer_set(config.recompute_layers, trained.num_hidden_layers),
       .recompute_rest = config.recompute_rest,
       .fused_swiglu = s.device.is_cuda() && fused_kernels_enabled(),
@@ -234,6 +235,7 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options) : state_(std::make_
         "2.5+ and no --document-mask)");
   for (bool on : parse_layer_set(config.recompute_layers, trained.num_hidden_layers))
     s.forward.recompute.push_back(on ? mode : rest);
+  s.forward.mlp_chunk_tokens = config.mlp_chunk;
 
   // The model, on its device in the compute dtype, projections unfused (they are trained).
   s.model = load_model(s.options.resume ? checkpoint : fs::path(config.model),

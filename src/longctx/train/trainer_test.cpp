@@ -533,6 +533,24 @@ TEST(PlanTest, AutoMixesTwoModesWhereOneAloneLeavesMemoryUnused) {
   EXPECT_EQ(given->recompute_rest, "none");
 }
 
+TEST(PlanTest, ARecomputedMlpHoldsOneChunkOfItsIntermediates) {
+  // TinyLlama at 256K: where the MLP runs again (mlp, full, full-keep-attention), its
+  // activations and gradient buffers exist for 8192 tokens at a time instead of 262144; the
+  // other modes do not change.
+  PlanInput in{.config = model_preset("tinyllama-1.1b"), .seq_len = 262144, .fused_swiglu = true};
+  std::vector<PlanRow> chunked = plan_training(in);
+  in.mlp_chunk = 0;
+  std::vector<PlanRow> whole = plan_training(in);
+  const double mlp_kept = 2 * 2 * 2048 + 3 * 2 * 5632 + 4, buffers = 2 * 2048 + 2 * 2 * 5632;
+  for (size_t i = 0; i < whole.size(); ++i) {
+    const std::string& mode = whole[i].recompute;
+    bool runs_again = mode == "mlp" || mode == "full" || mode == "full-keep-attention";
+    double saved =
+        static_cast<double>(whole[i].transient) - static_cast<double>(chunked[i].transient);
+    EXPECT_NEAR(saved, runs_again ? (262144.0 - 8192) * (mlp_kept + buffers) : 0.0, 64.0) << mode;
+  }
+}
+
 TEST(PlanTest, OffloadTimeGrowsWithMicroBatches) {
   // Each micro-batch sends 4 bytes a parameter down; each step sends them up once and runs
   // AdamW over 28 bytes a parameter on the CPU.
