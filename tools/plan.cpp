@@ -34,8 +34,8 @@ struct PlanFlags {
   std::string dtype = "bfloat16";
   std::string recompute_layers = "all";
   std::string recompute_rest = "none";
-  uint32_t loss_chunk = 8192;
-  uint32_t mlp_chunk = 8192;
+  uint32_t loss_chunk = PlanInput{}.loss_chunk;  // the plan's defaults
+  uint32_t mlp_chunk = PlanInput{}.mlp_chunk;
   double assumed_mfu = 0.45;
   double host_gbps = PlanInput{}.host_link_bytes_per_second / 1e9;  // the plan's defaults
   double cpu_gbps = PlanInput{}.cpu_memory_bytes_per_second / 1e9;

@@ -64,12 +64,12 @@ torch::Tensor recompute(const std::function<torch::Tensor(const torch::Tensor&)>
 
 // recompute for a layer whose second part is token-wise: returns mlp(attention(x)), keeping
 // only x. `mlp` (a norm, an MLP and a residual sum, each token on its own) runs on at most
-// `chunk_tokens` tokens at a time (B * T / B rows of x's dim 1 at once), in the forward and in
-// backward, so one chunk's [chunk, F] intermediates and gradients exist at a time instead of
-// the whole row's. In backward, attention runs again with gradients on, mlp runs again and is
-// backpropagated chunk by chunk, then attention is backpropagated from the gathered gradient.
-// The MLP runs twice, as with recompute. An empty `attention` is the identity (the MLP alone
-// is recomputed). chunk_tokens 0: the whole row at once.
+// `chunk_tokens` tokens at a time (chunk_tokens / B positions of each of x's B rows), in the
+// forward and in backward, so one chunk's [chunk, F] intermediates and gradients exist at a time
+// instead of the whole row's. In backward, attention runs again with gradients on, mlp runs again
+// and is backpropagated chunk by chunk, then attention is backpropagated from the gathered
+// gradient. The MLP runs twice, as with recompute. An empty `attention` is the identity (the MLP
+// alone is recomputed). chunk_tokens 0: the whole row at once.
 torch::Tensor recompute_chunked_mlp(
     const std::function<torch::Tensor(const torch::Tensor&)>& attention,
     const std::function<torch::Tensor(const torch::Tensor&)>& mlp, const torch::Tensor& x,

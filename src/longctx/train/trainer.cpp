@@ -197,6 +197,10 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options) : state_(std::make_
   // The budget: --gpu-memory-gib, else what the device has free before the run allocates
   // anything (its total less the CUDA context and other processes).
   const uint64_t free = free_memory_bytes(s.device);
+  // Training attention through cuDNN (libtorch 2.5+ passes q, k, v straight to sdpa): its
+  // output comes laid out by token, and full-keep-attention can keep it.
+  const bool cudnn_attention = s.device.is_cuda() && s.dtype != torch::kFloat &&
+                               !config.document_mask && attention_keeping_built();
   uint64_t budget =
       config.gpu_memory_gib > 0 ? static_cast<uint64_t>(config.gpu_memory_gib * kGiB) : free;
   PlanInput plan{
@@ -210,9 +214,7 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options) : state_(std::make_
       .recompute_layers = parse_layer_set(config.recompute_layers, trained.num_hidden_layers),
       .recompute_rest = config.recompute_rest,
       .fused_swiglu = s.device.is_cuda() && fused_kernels_enabled(),
-      // cuDNN's layout: libtorch 2.5+ passes q, k, v straight to sdpa (enable_gqa).
-      .attention_output_by_token = s.device.is_cuda() && s.dtype != torch::kFloat &&
-                                   !config.document_mask && attention_keeping_built(),
+      .attention_output_by_token = cudnn_attention,
       // Where offloaded gradient sums may go: never past what is free, whatever
       // --gpu-memory-gib.
       .budget_bytes = s.device.is_cuda() ? std::min(budget, free) : 0};
@@ -227,8 +229,7 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options) : state_(std::make_
   Recompute mode = parse_recompute(config.recompute);
   Recompute rest = parse_recompute(config.recompute_rest);
   if ((mode == Recompute::kLayerKeepAttention || rest == Recompute::kLayerKeepAttention) &&
-      (!s.device.is_cuda() || s.dtype == torch::kFloat || !attention_keeping_built() ||
-       config.document_mask))
+      !cudnn_attention)
     s.note(
         "--recompute full-keep-attention: attention runs again here, as with full (it keeps "
         "cuDNN attention's output, which needs CUDA, bfloat16 or float16 compute, libtorch "
