@@ -1,9 +1,11 @@
 // Training throughput of `longctx train` on one GPU (issue 6's benchmark): tokens/s, MFU and
 // peak memory of full optimizer steps, one row of T tokens per step (--rows N: N rows, their
-// gradients summed, as a --batch-tokens of N rows does).
+// gradients summed, as a --batch-tokens of N rows does). --gpus N: data parallel over cuda:0..N-1
+// (trainer.h), one row per GPU a step unless --rows says more.
 //
 //   longctx_bench_train --shape tinyllama-1.1b --lengths 8192,32768,65536 --steps 4
 //       --recompute auto --json out.jsonl [--profile trace.json] [--mlp-chunk N]   (one line)
+//   longctx_bench_train --lengths 32768 --gpus 2
 //
 // For each length: a random-weight model directory (bf16, transformers' init) and a Megatron
 // dataset of random tokens in a scratch directory, then a Trainer (trainer.h) exactly as the
@@ -23,6 +25,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "kineto_trace.h"
@@ -34,7 +37,9 @@
 #include "longctx/model/device.h"
 #include "longctx/model/presets.h"
 #include "longctx/model/train_ops.h"
+#include "longctx/train/launch.h"
 #include "longctx/train/plan.h"
+#include "longctx/train/process_group.h"
 #include "longctx/train/trainer.h"
 
 namespace {
@@ -60,7 +65,7 @@ struct Result {
 
 Result measure(const fs::path& scratch, const fs::path& model_dir, const longctx::ModelConfig& c,
                uint32_t t, int steps, int rows, const std::string& recompute, bool offload,
-               double budget_gib, const std::string& profile, uint32_t mlp_chunk) {
+               double budget_gib, const std::string& profile, uint32_t mlp_chunk, int gpus) {
   Result r;
   fs::path data = scratch / fmt::format("data-{}", t);
   write_random_dataset(data, static_cast<uint64_t>(steps) * static_cast<uint64_t>(rows) + 1, t,
@@ -74,42 +79,76 @@ Result measure(const fs::path& scratch, const fs::path& model_dir, const longctx
   config.seq_len = t;
   config.batch_tokens = static_cast<uint64_t>(t) * static_cast<uint64_t>(rows);
   config.steps = static_cast<uint64_t>(steps);
-  config.device = "cuda";
+  config.device = "cuda";  // ranks: cuda:rank
   config.recompute = recompute;
   config.offload_optimizer = offload;
   config.eval_every = 0;
   config.gpu_memory_gib = budget_gib;
   config.mlp_chunk = mlp_chunk;
-  try {
+  // One rank (group null) or rank r of --gpus on cuda:r; rank 0 reports (every rank's metrics
+  // are the whole step's: tokens/s over all GPUs, MFU per GPU, the fullest GPU's peak).
+  auto train = [&](std::shared_ptr<longctx::ProcessGroup> group) {
+    const bool speaker = !group || group->rank() == 0;
     auto t0 = std::chrono::steady_clock::now();
-    longctx::Trainer trainer(config, {.note = [](const std::string& text) {
-                               std::fprintf(stderr, "  note: %s\n", text.c_str());
-                             }});
-    std::fprintf(stderr, "  trainer ready in %.1f s (model load, optimizer state)\n",
-                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    r.recompute = longctx::recompute_label(trainer.plan());
+    longctx::Trainer trainer(config, {.note =
+                                          [](const std::string& text) {
+                                            std::fprintf(stderr, "  note: %s\n", text.c_str());
+                                          },
+                                      .group = group});
+    if (speaker)
+      std::fprintf(stderr, "  trainer ready in %.1f s (model load, optimizer state)\n",
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     std::vector<double> tps, mfu, peak;
     for (int s = 0; s < steps; ++s) {
       // --profile: a kineto trace (CPU ops and CUDA kernels) of the last step.
-      bool tracing = !profile.empty() && s == steps - 1;
+      bool tracing = speaker && !profile.empty() && s == steps - 1;
       if (tracing) longctx::bench::start_trace();
       longctx::StepMetrics m = trainer.train_step();
-      std::fprintf(stderr, "  step %d: %.1f s, %.0f tokens/s, loss %.3f, peak %.1f GiB\n", s + 1,
-                   m.step_seconds, m.tokens_per_second, m.loss, m.peak_memory_gib);
+      if (speaker)
+        std::fprintf(stderr, "  step %d: %.1f s, %.0f tokens/s, loss %.3f, peak %.1f GiB\n", s + 1,
+                     m.step_seconds, m.tokens_per_second, m.loss, m.peak_memory_gib);
       if (tracing) longctx::bench::save_trace(profile);
       if (s == 0 && steps > 1) continue;  // warm-up
       tps.push_back(m.tokens_per_second);
       mfu.push_back(m.mfu);
       peak.push_back(m.peak_memory_gib);
     }
+    if (!speaker) return;
     std::sort(tps.begin(), tps.end());
     std::sort(mfu.begin(), mfu.end());
+    r.recompute = longctx::recompute_label(trainer.plan());
     r.tokens_per_second = tps[tps.size() / 2];
     r.mfu = mfu[mfu.size() / 2];
     r.peak_gib = *std::max_element(peak.begin(), peak.end());
     r.predicted_gib = static_cast<double>(trainer.plan().total) / (1 << 30);
     r.ok = true;
+  };
+  try {
+    if (gpus == 1) {
+      train(nullptr);
+    } else {
+      // The ranks as threads of this process, one GPU each, over NCCL (the CLI starts them as
+      // processes; the step is the same).
+      const int port = longctx::free_tcp_port();
+      std::vector<std::string> errors(static_cast<size_t>(gpus));
+      std::vector<std::thread> threads;
+      for (int rank = 0; rank < gpus; ++rank) {
+        threads.emplace_back([&, rank] {
+          try {
+            longctx::RankInfo info{
+                .rank = rank, .world_size = gpus, .local_rank = rank, .master_port = port};
+            train(longctx::connect_process_group(info, torch::Device(torch::kCUDA, rank)));
+          } catch (const std::exception& e) {
+            errors[static_cast<size_t>(rank)] = e.what();
+          }
+        });
+      }
+      for (std::thread& t : threads) t.join();
+      for (const std::string& e : errors)
+        if (!e.empty()) throw std::runtime_error(e);
+    }
   } catch (const std::exception& e) {
+    r.ok = false;
     r.error = e.what();
     r.error = r.error.substr(0, r.error.find('\n'));
   }
@@ -126,7 +165,7 @@ int main(int argc, char** argv) {
   longctx::prefer_expandable_segments();  // before anything touches CUDA
   std::string shape = "tinyllama-1.1b", lengths_text = "8192,32768,65536", json_path;
   std::string recompute = "auto";
-  int steps = 4, rows = 1;
+  int steps = 4, rows = 0, gpus = 1;  // rows: per step over every GPU (0: one per GPU)
   bool find_max = false, offload = false;
   double budget_gib = 0;  // 0: the device's memory; large: skip the plan, find out by running
   uint32_t mlp_chunk = longctx::TrainConfig{}.mlp_chunk;
@@ -156,13 +195,21 @@ int main(int argc, char** argv) {
       mlp_chunk = static_cast<uint32_t>(std::stoul(value()));
     else if (flag == "--profile")
       profile = value();
+    else if (flag == "--gpus")
+      gpus = std::stoi(value());
     else {
       std::fprintf(stderr, "longctx_bench_train: unknown flag %s\n", flag.c_str());
       return 2;
     }
   }
-  if (rows < 1) {
-    std::fprintf(stderr, "longctx_bench_train: --rows must be at least 1\n");
+  if (rows == 0) rows = gpus;
+  if (gpus < 1 || rows < gpus || rows % gpus != 0) {
+    std::fprintf(stderr, "longctx_bench_train: --rows must be a multiple of --gpus (both >= 1)\n");
+    return 2;
+  }
+  if (gpus > static_cast<int>(torch::cuda::device_count())) {
+    std::fprintf(stderr, "longctx_bench_train: --gpus %d, but %d GPU(s) are visible\n", gpus,
+                 static_cast<int>(torch::cuda::device_count()));
     return 2;
   }
   if (!torch::cuda::is_available()) {
@@ -189,6 +236,9 @@ int main(int argc, char** argv) {
   // LONGCTX_FUSED_KERNELS=0 turns the fused RoPE/SwiGLU kernels off (train_ops.h).
   std::printf("fused CUDA kernels: %s\n", longctx::fused_kernels_enabled() ? "on" : "off");
   if (rows > 1) std::printf("%d rows per step\n", rows);
+  if (gpus > 1)
+    std::printf("%d GPUs, data parallel (NCCL: %s); tokens/s over all GPUs, MFU per GPU\n", gpus,
+                longctx::nccl_built() ? "yes" : "no, TCP");
   std::printf("| shape | tokens | recompute | tokens/s | MFU | peak GiB | plan GiB |\n");
   std::printf("|---|---:|---|---:|---:|---:|---:|\n");
   std::vector<uint32_t> lengths;
@@ -202,7 +252,7 @@ int main(int argc, char** argv) {
   }
   for (uint32_t t : lengths) {
     Result r = measure(scratch, model_dir, config, t, find_max ? 1 : steps, rows, recompute,
-                       offload, budget_gib, profile, mlp_chunk);
+                       offload, budget_gib, profile, mlp_chunk, gpus);
     if (!r.ok) {
       std::fprintf(stderr, "  %u tokens failed: %s\n", t, r.error.c_str());
       std::printf("| %s | %u | %s | failed: %s | | | |\n", shape.c_str(), t, recompute.c_str(),
@@ -220,6 +270,7 @@ int main(int argc, char** argv) {
                              {"recompute", r.recompute},
                              {"offload", offload},
                              {"rows_per_step", rows},
+                             {"gpus", gpus},
                              {"fused_kernels", longctx::fused_kernels_enabled()},
                              {"tokens_per_s", r.tokens_per_second},
                              {"mfu", r.mfu},

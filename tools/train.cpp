@@ -23,7 +23,10 @@
 #include "longctx/base/text.h"
 #include "longctx/data/tokenizer.h"
 #include "longctx/mix/mix_job.h"
+#include "longctx/model/device.h"
+#include "longctx/train/launch.h"
 #include "longctx/train/plan.h"
+#include "longctx/train/process_group.h"
 #include "longctx/train/trainer.h"
 #include "longctx/train/training_data.h"
 
@@ -47,6 +50,7 @@ struct TrainFlags {
   // Settings given on the command line, by JSON name, as text (TrainConfig::set parses them).
   std::map<std::string, std::string> values;
   bool no_shuffle = false, offload = false, document_mask = false;
+  int nproc_per_node = 1;  // data-parallel ranks this command starts on this machine
 };
 
 std::string flag_name(std::string_view name) {
@@ -114,25 +118,34 @@ TrainConfig resolve(const TrainFlags& flags) {
   return config;
 }
 
-int run_train(const TrainFlags& flags) {
-  TrainConfig config = resolve(flags);
-  check_tokenizer(config);
+// This process's place in a data-parallel run, connected to the other ranks; null when alone.
+std::shared_ptr<ProcessGroup> join_ranks(const TrainConfig& config, const RankInfo& info) {
+  if (info.world_size == 1) return nullptr;
+  torch::Device device = parse_device(config.device);
+  if (device.is_cuda()) device = torch::Device(torch::kCUDA, info.local_rank);
+  return connect_process_group(info, device);
+}
+
+int run_rank(const TrainFlags& flags, const TrainConfig& config, const RankInfo& info) {
   std::signal(SIGINT, request_stop);
   std::signal(SIGTERM, request_stop);
-  Trainer trainer(config,
-                  {.resume = !flags.resume.empty(), .stop_requested = [] { return g_stop != 0; }});
+  Trainer trainer(config, {.resume = !flags.resume.empty(),
+                           .stop_requested = [] { return g_stop != 0; },
+                           .group = join_ranks(config, info)});
+  const bool quiet = flags.quiet || info.rank != 0;  // rank 0 speaks for the run
   const TrainConfig& c = trainer.config();
-  std::fprintf(stderr,
-               "longctx train: %llu steps of %llu rows x %u tokens (%s tokens per step), "
-               "recompute %s, %s\n",
-               static_cast<unsigned long long>(trainer.total_steps()),
-               static_cast<unsigned long long>(trainer.rows_per_step()), c.seq_len,
-               format_count(trainer.rows_per_step() * c.seq_len).c_str(),
-               recompute_label(trainer.plan()).c_str(), c.out.c_str());
+  if (!quiet)
+    std::fprintf(stderr,
+                 "longctx train: %llu steps of %llu rows x %u tokens (%s tokens per step), "
+                 "recompute %s, %s\n",
+                 static_cast<unsigned long long>(trainer.total_steps()),
+                 static_cast<unsigned long long>(trainer.rows_per_step()), c.seq_len,
+                 format_count(trainer.rows_per_step() * c.seq_len).c_str(),
+                 recompute_label(trainer.plan()).c_str(), c.out.c_str());
   auto start = std::chrono::steady_clock::now();
   uint64_t first_step = trainer.step();
   trainer.run([&](const StepMetrics& m) {
-    if (flags.quiet) return;
+    if (quiet) return;
     double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     double per_step = elapsed / static_cast<double>(m.step - first_step);
@@ -152,6 +165,7 @@ int run_train(const TrainFlags& flags) {
       std::fprintf(stderr, "  loss by domain:%s\n", text.c_str());
     }
   });
+  if (info.rank != 0) return trainer.done() ? 0 : 130;
   if (!trainer.done()) {
     std::printf("%s: stopped at step %llu of %llu; continue with --resume %s\n", c.out.c_str(),
                 static_cast<unsigned long long>(trainer.step()),
@@ -163,6 +177,25 @@ int run_train(const TrainFlags& flags) {
               format_count(trainer.step() * trainer.rows_per_step() * c.seq_len).c_str(),
               (fs::path(c.out) / "model").c_str());
   return 0;
+}
+
+int run_train(const TrainFlags& flags) {
+  TrainConfig config = resolve(flags);
+  RankInfo info = rank_info_from_environment();
+  if (flags.nproc_per_node > 1 && !launched_as_rank()) {
+    // The parent: checks once, then starts the ranks, which run this command line again.
+    check_tokenizer(config);
+    std::fprintf(stderr, "longctx train: starting %d data-parallel ranks on this machine\n",
+                 flags.nproc_per_node);
+    return launch_local_ranks(flags.nproc_per_node);
+  }
+  if (info.rank == 0) check_tokenizer(config);
+  try {
+    return run_rank(flags, config, info);
+  } catch (const Error& e) {
+    if (info.world_size == 1) throw;
+    throw Error(fmt::format("rank {}: {}", info.rank, e.what()), e.hint());
+  }
 }
 
 }  // namespace
@@ -180,6 +213,13 @@ CommandRun add_train_command(CLI::App& app) {
   command->add_option("--resume", flags->resume,
                       "Continue the run in this directory from its newest checkpoint");
   command->add_flag("--quiet,-q", flags->quiet, "No per-step lines on stderr");
+  command
+      ->add_option("--nproc-per-node", flags->nproc_per_node,
+                   "Data parallelism on this machine: start N ranks, one per GPU (cuda:0..N-1), "
+                   "each training on 1/N of every step's rows. Over several machines, start "
+                   "each rank under torchrun --no-python or srun instead (docs/cluster.md)")
+      ->check(CLI::Range(1, 4096))
+      ->default_str("1");
   nlohmann::json defaults = TrainConfig{}.to_json();
   for (const TrainConfig::Setting& s : TrainConfig::settings()) {
     std::string name(s.name);

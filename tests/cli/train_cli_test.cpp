@@ -163,6 +163,47 @@ TEST_F(TrainCli, SigtermCheckpointsAndTheRunResumes) {
   EXPECT_EQ(testing::read_jsonl(run("preempted") / "metrics.jsonl").size(), step + 2);
 }
 
+TEST_F(TrainCli, TwoRanksOnThisMachineTrainLikeOneProcess) {
+  // --nproc-per-node 2 starts two ranks (one row each of a step's two); rank 0 writes the run.
+  ASSERT_EQ(testing::run_longctx(base("single") + " --steps 3").exit_code, 0);
+  CommandResult r = testing::run_longctx(base("ranks") + " --steps 3 --nproc-per-node 2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("starting 2 data-parallel ranks"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out, fmt::format("{}: 3 steps, 768 tokens; model in {}\n", run("ranks").string(),
+                               (run("ranks") / "model").string()));
+  std::vector<nlohmann::json> one = testing::read_jsonl(run("single") / "metrics.jsonl");
+  std::vector<nlohmann::json> two = testing::read_jsonl(run("ranks") / "metrics.jsonl");
+  ASSERT_EQ(two.size(), 3u);
+  for (size_t i = 0; i < two.size(); ++i) {
+    double loss = one[i]["loss"].get<double>();
+    EXPECT_NEAR(two[i]["loss"].get<double>(), loss, 1e-5 * loss) << "step " << i + 1;
+  }
+  EXPECT_TRUE(fs::exists(run("ranks") / "model" / "model.safetensors"));
+
+  // SIGTERM to the launcher reaches each rank once: they stop at the same step, rank 0
+  // writes the checkpoint, and the run resumes, again on two ranks.
+  CommandResult stopped = testing::run_command(
+      fmt::format("{} {} --steps 1000000 --nproc-per-node 2 >/dev/null 2>&1 & pid=$!; sleep 4; "
+                  "kill -TERM $pid; wait $pid; echo exit=$?",
+                  LONGCTX_BINARY, base("ranks-preempted")));
+  ASSERT_NE(stopped.out.find("exit=130"), std::string::npos) << stopped.out << stopped.err;
+  std::string latest = read_file(run("ranks-preempted") / "checkpoints" / "latest");
+  uint64_t step = std::stoull(latest.substr(5));
+  ASSERT_GT(step, 0u);
+  EXPECT_EQ(testing::read_jsonl(run("ranks-preempted") / "metrics.jsonl").size(), step);
+  CommandResult resumed =
+      testing::run_longctx(fmt::format("train --resume {} --steps {} -q --nproc-per-node 2",
+                                       run("ranks-preempted").string(), step + 2));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(testing::read_jsonl(run("ranks-preempted") / "metrics.jsonl").size(), step + 2);
+
+  // A rank that fails says which it is, and the launcher returns its failure.
+  CommandResult failed = testing::run_longctx(
+      base("ranks-failed") + " --steps 1 --nproc-per-node 2 --gpu-memory-gib 0.000001");
+  EXPECT_NE(failed.exit_code, 0);
+  EXPECT_NE(failed.err.find("rank 1: "), std::string::npos) << failed.err;
+}
+
 TEST_F(TrainCli, ConfigFileThenFlags) {
   testing::write_file(dir_->path() / "train.json",
                       R"({"lr": 5e-4, "steps": 1, "schedule": "cosine", "warmup_steps": 1})");

@@ -7,6 +7,7 @@
 #include "longctx/base/error.h"
 #include "longctx/model/checkpoint.h"
 #include "longctx/model/safetensors.h"
+#include "longctx/train/process_group.h"
 
 // Multi-tensor ("foreach") kernels: one call over every parameter instead of one per tensor,
 // which on a GPU host is what the optimizer phase of a step spends its time on.
@@ -138,6 +139,10 @@ void MasterAdamW::accumulate() {
     s.has_grad = true;
     grad = torch::Tensor();  // frees the compute-dtype gradient until the next backward
   }
+}
+
+void MasterAdamW::all_reduce_sums(ProcessGroup& group) {
+  group.all_reduce_sum(current_sums());
 }
 
 std::vector<torch::Tensor> MasterAdamW::current_sums() {

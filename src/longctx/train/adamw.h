@@ -25,6 +25,8 @@
 
 namespace longctx {
 
+class ProcessGroup;
+
 struct AdamWOptions {
   double beta1 = 0.9;
   double beta2 = 0.999;
@@ -47,6 +49,9 @@ class MasterAdamW {
   // Moves the parameters' .grad into the float32 gradient sums and clears .grad. Call after
   // every backward of a step (it is what makes accumulation float32).
   void accumulate();
+  // Data parallelism: sums the gradient sums over the ranks, after a step's last accumulate(),
+  // so that every rank clips and steps on the gradient of the whole batch.
+  void all_reduce_sums(ProcessGroup& group);
   // Global L2 norm of the summed gradients (float64 on the host); when max_norm > 0 and the
   // norm exceeds it, scales them to max_norm as torch.nn.utils.clip_grad_norm_ does.
   double clip_grad_norm(double max_norm);

@@ -115,10 +115,25 @@ struct Trainer::State {
   std::unique_ptr<AppendFile> metrics;
   uint64_t step = 0, rows_consumed = 0, tokens = 0;
   uint64_t total_steps = 0, rows_per_step = 0;
+  // Data parallelism: this process's rank of `world`, each running rows_per_rank of a step.
+  std::shared_ptr<ProcessGroup> group;
+  int rank = 0, world = 1;
+  uint64_t rows_per_rank = 0;
   PlanRow plan;  // the memory plan's row this run follows
   std::vector<int32_t> rows_buffer;
 
+  bool writes_files() const { return rank == 0; }
+  void barrier() const {
+    if (group) group->barrier();
+  }
+  double all_ranks(double value, Reduce op) const {
+    double v[1] = {value};
+    if (group) group->all_reduce(v, op);
+    return v[0];
+  }
+
   void note(const std::string& text) const {
+    if (rank != 0) return;
     if (options.note) {
       options.note(text);
     } else {
@@ -132,7 +147,25 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options) : state_(std::make_
   config.validate();
   s.options = std::move(options);
   s.run = config.out;
+  s.group = s.options.group;
+  if (s.group) {
+    s.rank = s.group->rank();
+    s.world = s.group->size();
+  }
   s.device = parse_device(config.device);
+  if (s.world > 1 && s.device.is_cuda()) {
+    // One GPU a rank: the rank's local index picks it.
+    if (config.device.find(':') != std::string::npos)
+      throw Error(fmt::format("--device {} names one GPU, but this run has {} ranks", config.device,
+                              s.world),
+                  "use --device cuda: rank r of a machine trains on cuda:r");
+    const int gpus = static_cast<int>(torch::cuda::device_count());
+    if (s.group->local_rank() >= gpus)
+      throw Error(fmt::format("rank {} would train on cuda:{}, but this machine has {} GPU(s)",
+                              s.rank, s.group->local_rank(), gpus),
+                  "start at most one rank per GPU on each machine");
+    s.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(s.group->local_rank()));
+  }
   s.dtype = config.dtype == "auto" ? default_dtype(s.device) : parse_torch_dtype(config.dtype);
 
   // The run directory: a new run refuses to overwrite one; a resumed run needs a checkpoint.
@@ -153,6 +186,10 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options) : state_(std::make_
         fmt::format("continue it with --resume {}, or choose another --out", s.run.string()));
   }
   fs::create_directories(s.run / "checkpoints");
+  if (s.world > 1) {
+    // Past this point rank 0 may write the run's files: every rank has checked it first.
+    s.barrier();
+  }
 
   // Data: rows, their order and what they are made of.
   s.data = TrainingData::open(config.data, config.seq_len);
@@ -187,8 +224,12 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options) : state_(std::make_
   uint64_t rows = std::max<uint64_t>(
       1, static_cast<uint64_t>(std::llround(static_cast<double>(config.batch_tokens) /
                                             static_cast<double>(config.seq_len))));
-  rows = (rows + config.micro_batch - 1) / config.micro_batch * config.micro_batch;
+  // Whole micro-batches on every rank: 4 rows, micro-batch 1, 3 ranks -> 6 rows a step.
+  const uint64_t granule =
+      static_cast<uint64_t>(config.micro_batch) * static_cast<uint64_t>(s.world);
+  rows = (rows + granule - 1) / granule * granule;
   s.rows_per_step = rows;
+  s.rows_per_rank = rows / static_cast<uint64_t>(s.world);
   uint64_t step_tokens = rows * config.seq_len;
   s.total_steps =
       config.steps != 0 ? config.steps : (config.tokens + step_tokens - 1) / step_tokens;
@@ -196,7 +237,9 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options) : state_(std::make_
   // Memory: the plan chooses --recompute auto and refuses what will not fit.
   // The budget: --gpu-memory-gib, else what the device has free before the run allocates
   // anything (its total less the CUDA context and other processes).
-  const uint64_t free = free_memory_bytes(s.device);
+  // The ranks plan alike, for the GPU with the least free memory.
+  const uint64_t free = static_cast<uint64_t>(
+      s.all_ranks(static_cast<double>(free_memory_bytes(s.device)), Reduce::kMin));
   // Training attention through cuDNN (libtorch 2.5+ passes q, k, v straight to sdpa): its
   // output comes laid out by token, and full-keep-attention can keep it.
   const bool cudnn_attention = s.device.is_cuda() && s.dtype != torch::kFloat &&
@@ -207,7 +250,7 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options) : state_(std::make_
       .config = trained,
       .seq_len = config.seq_len,
       .micro_batch = config.micro_batch,
-      .rows_per_step = rows,
+      .rows_per_step = s.rows_per_rank,
       .compute_bytes = s.dtype == torch::kFloat ? 4 : 2,
       .loss_chunk = config.loss_chunk,
       .mlp_chunk = config.mlp_chunk,
@@ -277,6 +320,10 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options) : state_(std::make_
       s.rows_consumed = state.at("rows_consumed").get<uint64_t>();
       s.tokens = state.at("tokens").get<uint64_t>();
       metrics_bytes = state.at("metrics_bytes").get<uint64_t>();
+      int saved_world = state.value("world_size", 1);
+      if (saved_world != s.world)
+        s.note(fmt::format("the run had {} rank(s), now {}: {} rows a step", saved_world, s.world,
+                           s.rows_per_step));
     } catch (const nlohmann::json::exception& e) {
       throw Error(fmt::format("{}: {}", (checkpoint / "trainer_state.json").string(), e.what()));
     }
@@ -287,9 +334,16 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options) : state_(std::make_
     s.note(fmt::format("resuming {} at step {} ({} tokens trained)", s.run.string(), s.step,
                        s.tokens));
   }
-  s.metrics = std::make_unique<AppendFile>(s.run / "metrics.jsonl", metrics_bytes);
   s.config = std::move(config);
-  write_file_atomic(s.run / "config.json", s.config.to_json().dump(2) + "\n");
+  if (s.group)
+    s.group->check_same(std::hash<std::string>{}(s.config.to_json().dump()),
+                        "their settings (config files, flags or the resumed run)");
+  if (s.writes_files()) {
+    s.metrics = std::make_unique<AppendFile>(s.run / "metrics.jsonl", metrics_bytes);
+    write_file_atomic(s.run / "config.json", s.config.to_json().dump(2) + "\n");
+  }
+  if (s.world > 1)
+    s.note(fmt::format("data parallel: {} ranks, {} rows each a step", s.world, s.rows_per_rank));
 }
 
 Trainer::~Trainer() = default;
@@ -324,11 +378,13 @@ StepMetrics Trainer::train_step() {
 
   double loss_sum = 0;
   s.rows_buffer.resize(static_cast<size_t>(b * t));
-  for (uint64_t micro = 0; micro < s.rows_per_step / static_cast<uint64_t>(b); ++micro) {
+  // This rank's rows: a contiguous share of the step's, rank r from r * rows_per_rank.
+  const uint64_t first_row = s.rows_consumed + static_cast<uint64_t>(s.rank) * s.rows_per_rank;
+  for (uint64_t micro = 0; micro < s.rows_per_rank / static_cast<uint64_t>(b); ++micro) {
     std::vector<uint64_t> rows;
     for (int64_t i = 0; i < b; ++i) {
-      uint64_t row = s.order->row_at(s.rows_consumed + micro * static_cast<uint64_t>(b) +
-                                     static_cast<uint64_t>(i));
+      uint64_t row =
+          s.order->row_at(first_row + micro * static_cast<uint64_t>(b) + static_cast<uint64_t>(i));
       rows.push_back(row);
       s.data->read_row(row, std::span<int32_t>(s.rows_buffer)
                                 .subspan(static_cast<size_t>(i * t), static_cast<size_t>(t)));
@@ -353,6 +409,10 @@ StepMetrics Trainer::train_step() {
       s.domain_loss->add(
           spans, values.subspan(static_cast<size_t>(i * (t - 1)), static_cast<size_t>(t - 1)));
     }
+  }
+  if (s.group) {
+    s.optimizer->all_reduce_sums(*s.group);
+    loss_sum = s.all_ranks(loss_sum, Reduce::kSum);
   }
   double loss = loss_sum / step_targets;
   auto refuse = [&](std::string_view what, double value) {
@@ -380,9 +440,11 @@ StepMetrics Trainer::train_step() {
   m.grad_norm = norm;
   m.step_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   m.tokens_per_second = static_cast<double>(step_tokens) / m.step_seconds;
-  double peak = peak_flops(s.device);
+  // Per GPU: the step's tokens over every rank's GPU; the peak of the fullest.
+  double peak = peak_flops(s.device) * s.world;
   m.mfu = peak > 0 ? m.tokens_per_second * s.plan.model_flops_per_token / peak : 0.0;
-  m.peak_memory_gib = static_cast<double>(peak_memory_bytes(s.device)) / kGiB;
+  m.peak_memory_gib =
+      s.all_ranks(static_cast<double>(peak_memory_bytes(s.device)), Reduce::kMax) / kGiB;
   nlohmann::json line = {{"step", m.step},
                          {"tokens", m.tokens},
                          {"loss", m.loss},
@@ -393,6 +455,11 @@ StepMetrics Trainer::train_step() {
                          {"mfu", m.mfu},
                          {"memory_peak_gib", m.peak_memory_gib}};
   if (c.eval_every != 0 && s.step % c.eval_every == 0) {
+    if (s.group) {
+      std::vector<double> totals = s.domain_loss->totals();
+      s.group->all_reduce(totals, Reduce::kSum);
+      s.domain_loss->set_totals(totals);
+    }
     m.domain_loss = nlohmann::json::object();
     for (const DomainLoss::Entry& e : s.domain_loss->entries()) {
       m.domain_loss[e.domain] = {{"loss", e.mean()}, {"tokens", e.tokens}};
@@ -400,9 +467,11 @@ StepMetrics Trainer::train_step() {
     s.domain_loss->reset();
     line["domain_loss"] = m.domain_loss;
   }
-  std::string text = line.dump() + "\n";
-  s.metrics->append(text.data(), text.size());
-  s.metrics->flush();
+  if (s.metrics) {
+    std::string text = line.dump() + "\n";
+    s.metrics->append(text.data(), text.size());
+    s.metrics->flush();
+  }
   return m;
 }
 
@@ -410,6 +479,10 @@ fs::path Trainer::save_checkpoint() {
   State& s = *state_;
   std::string name = fmt::format("step-{:06}", s.step);
   fs::path dir = s.run / "checkpoints" / name;
+  if (!s.writes_files()) {
+    s.barrier();  // every rank holds rank 0's weights: rank 0 writes them
+    return dir;
+  }
   fs::path temp = s.run / "checkpoints" / (".tmp-" + name);
   fs::remove_all(temp);
   longctx::save_model(s.model, temp, s.save_dtype);
@@ -423,6 +496,7 @@ fs::path Trainer::save_checkpoint() {
                           {"rows_consumed", s.rows_consumed},
                           {"tokens", s.tokens},
                           {"metrics_bytes", metrics_bytes},
+                          {"world_size", s.world},
                           {"config", s.config.to_json()}};
   write_file_atomic(temp / "trainer_state.json", state.dump(2) + "\n");
   fs::remove_all(dir);
@@ -441,18 +515,22 @@ fs::path Trainer::save_checkpoint() {
       steps.erase(steps.begin());
     }
   }
+  s.barrier();
   return dir;
 }
 
 void Trainer::save_model(const std::optional<fs::path>& dir) {
   State& s = *state_;
   fs::path target = dir.value_or(s.run / "model");
-  fs::path temp = target.parent_path() / (".tmp-" + target.filename().string());
-  fs::remove_all(temp);
-  longctx::save_model(s.model, temp, s.save_dtype);
-  copy_model_files(s.config.model, temp);
-  fs::remove_all(target);
-  fs::rename(temp, target);
+  if (s.writes_files()) {
+    fs::path temp = target.parent_path() / (".tmp-" + target.filename().string());
+    fs::remove_all(temp);
+    longctx::save_model(s.model, temp, s.save_dtype);
+    copy_model_files(s.config.model, temp);
+    fs::remove_all(target);
+    fs::rename(temp, target);
+  }
+  s.barrier();
 }
 
 void Trainer::run(const std::function<void(const StepMetrics&)>& on_step) {
@@ -460,7 +538,9 @@ void Trainer::run(const std::function<void(const StepMetrics&)>& on_step) {
   while (!done()) {
     StepMetrics m = train_step();
     if (on_step) on_step(m);
-    if (s.options.stop_requested && s.options.stop_requested()) {
+    // A signal reaches one rank or all: every rank stops at the same step.
+    bool stop = s.options.stop_requested && s.options.stop_requested();
+    if (s.all_ranks(stop ? 1.0 : 0.0, Reduce::kMax) > 0) {
       save_checkpoint();
       s.note(fmt::format("stopped at step {}; continue with --resume {}", s.step, s.run.string()));
       return;

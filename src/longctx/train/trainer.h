@@ -11,7 +11,9 @@
 //
 // A step: micro-batches of rows (in DataOrder) run forward_train and the chunked loss, and
 // their gradients accumulate in float32 until --batch-tokens; the loss is normalised by the
-// step's total target tokens (global-token normalisation), then clipping and AdamW.
+// step's total target tokens (global-token normalisation), then clipping and AdamW. With N
+// data-parallel ranks (TrainerOptions::group) each runs 1/N of the step's rows, and their
+// gradient sums are added before clipping: the same step as one process running them all.
 //
 //   Trainer trainer(config, {.resume = true});
 //   while (!trainer.done()) StepMetrics m = trainer.train_step();
@@ -27,6 +29,7 @@
 #include <string>
 
 #include "longctx/train/plan.h"
+#include "longctx/train/process_group.h"
 #include "longctx/train/train_config.h"
 
 namespace longctx {
@@ -52,6 +55,11 @@ struct TrainerOptions {
   // Polled after every step by run(): true saves a checkpoint and returns early (the CLI sets
   // it on SIGINT/SIGTERM, so a preempted job resumes from its last step).
   std::function<bool()> stop_requested;
+  // Data parallelism: this process is rank group->rank() of group->size(). Each rank trains
+  // on its share of every step's rows (on cuda:local_rank when --device is cuda or auto), the
+  // gradient sums are added over the ranks, and rank 0 alone writes the run's files. Null:
+  // one process.
+  std::shared_ptr<ProcessGroup> group;
 };
 
 class Trainer {
@@ -65,7 +73,7 @@ class Trainer {
   const PlanRow& plan() const;        // the memory plan's row this run follows
   uint64_t step() const;              // optimizer steps done
   uint64_t total_steps() const;
-  uint64_t rows_per_step() const;
+  uint64_t rows_per_step() const;  // over all ranks
   bool done() const { return step() >= total_steps(); }
 
   // One optimizer step; appends its line to metrics.jsonl. Throws Error on a non-finite loss

@@ -29,36 +29,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-TrainConfig debug_config(const fs::path& model, const fs::path& data, const fs::path& out) {
-  TrainConfig c;
-  c.model = model.string();
-  c.data = data.string();
-  c.out = out.string();
-  c.seq_len = 64;
-  c.batch_tokens = 256;  // 4 rows per step
-  c.micro_batch = 2;     // 2 micro-batches: float32 accumulation is exercised
-  c.steps = 6;
-  c.lr = 1e-2;
-  c.device = "cpu";
-  c.eval_every = 2;
-  return c;
-}
-
-std::map<std::string, torch::Tensor> parameters_of(const fs::path& dir) {
-  LlamaForCausalLM m =
-      load_model(dir, {.device = torch::kCPU, .dtype = torch::kFloat, .fuse_projections = false});
-  std::map<std::string, torch::Tensor> out;
-  for (auto& p : m->named_parameters()) out[p.key()] = p.value().detach().clone();
-  return out;
-}
-
-std::vector<nlohmann::json> metric_lines(const fs::path& run) {
-  std::vector<nlohmann::json> lines;
-  std::ifstream in(run / "metrics.jsonl");
-  for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
-  return lines;
-}
-
 TEST(TrainerTest, LossFallsOnTheDebugModel) {
   ScratchDir tmp;
   fs::path data = write_counting_dataset(tmp.path(), 16, 64);

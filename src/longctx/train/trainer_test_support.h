@@ -4,15 +4,23 @@
 
 #include <unistd.h>
 
+#include <exception>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "longctx/mix/dataset_format.h"
 #include "longctx/model/checkpoint.h"
 #include "longctx/model/presets.h"
 #include "longctx/model/scratch_dir.h"
+#include "longctx/train/launch.h"
+#include "longctx/train/process_group.h"
+#include "longctx/train/train_config.h"
 
 namespace longctx {
 
@@ -39,6 +47,64 @@ inline fs::path write_debug_model(const fs::path& dir) {
   LlamaForCausalLM model = init_model(model_preset("debug"), /*seed=*/1);
   save_model(model, model_dir, torch::kFloat);
   return model_dir;
+}
+
+// The trainer's test configuration: the debug model on CPU, 4 rows of 64 tokens a step in two
+// micro-batches (float32 accumulation is exercised), 6 steps at a high learning rate.
+inline TrainConfig debug_config(const fs::path& model, const fs::path& data, const fs::path& out) {
+  TrainConfig c;
+  c.model = model.string();
+  c.data = data.string();
+  c.out = out.string();
+  c.seq_len = 64;
+  c.batch_tokens = 256;  // 4 rows per step
+  c.micro_batch = 2;     // 2 micro-batches: float32 accumulation is exercised
+  c.steps = 6;
+  c.lr = 1e-2;
+  c.device = "cpu";
+  c.eval_every = 2;
+  return c;
+}
+
+inline std::map<std::string, torch::Tensor> parameters_of(const fs::path& dir) {
+  LlamaForCausalLM m =
+      load_model(dir, {.device = torch::kCPU, .dtype = torch::kFloat, .fuse_projections = false});
+  std::map<std::string, torch::Tensor> out;
+  for (auto& p : m->named_parameters()) out[p.key()] = p.value().detach().clone();
+  return out;
+}
+
+inline std::vector<nlohmann::json> metric_lines(const fs::path& run) {
+  std::vector<nlohmann::json> lines;
+  std::ifstream in(run / "metrics.jsonl");
+  for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+  return lines;
+}
+
+// Runs body(group), a std::shared_ptr<ProcessGroup>, as `ranks` data-parallel ranks, one thread
+// each, connected on a free local port (over NCCL on cuda:r for a CUDA `device`, when the build has
+// it). Rethrows the first rank's exception after every thread has ended.
+template <typename Body>
+void run_ranks(int ranks, torch::Device device, Body body) {
+  const int port = free_tcp_port();
+  std::vector<std::exception_ptr> errors(static_cast<size_t>(ranks));
+  std::vector<std::thread> threads;
+  for (int r = 0; r < ranks; ++r) {
+    threads.emplace_back([&, r] {
+      try {
+        RankInfo info{.rank = r, .world_size = ranks, .local_rank = r, .master_port = port};
+        torch::Device d = device.is_cuda() ? torch::Device(torch::kCUDA, r) : device;
+        std::shared_ptr<ProcessGroup> group =
+            connect_process_group(info, d, std::chrono::seconds(60));
+        body(group);
+      } catch (...) {
+        errors[static_cast<size_t>(r)] = std::current_exception();
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (const std::exception_ptr& e : errors)
+    if (e) std::rethrow_exception(e);
 }
 
 }  // namespace longctx

@@ -309,4 +309,20 @@ void DomainLoss::reset() {
   std::fill(counts_.begin(), counts_.end(), 0);
 }
 
+std::vector<double> DomainLoss::totals() const {
+  std::vector<double> out(sums_);
+  for (uint64_t c : counts_) out.push_back(static_cast<double>(c));
+  return out;
+}
+
+void DomainLoss::set_totals(std::span<const double> totals) {
+  if (totals.size() != 2 * domains_.size())
+    throw Error(fmt::format("DomainLoss::set_totals: {} values for {} domains", totals.size(),
+                            domains_.size()));
+  for (size_t d = 0; d < domains_.size(); ++d) {
+    sums_[d] = totals[d];
+    counts_[d] = static_cast<uint64_t>(totals[domains_.size() + d]);
+  }
+}
+
 }  // namespace longctx

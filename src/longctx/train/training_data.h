@@ -129,6 +129,10 @@ class DomainLoss {
   // Domains with at least one token, in domains() order.
   std::vector<Entry> entries() const;
   void reset();
+  // Loss sums then token counts, one per domain, as doubles (counts stay exact below 2^53):
+  // what data-parallel ranks add up before a report (set_totals takes the sum back).
+  std::vector<double> totals() const;
+  void set_totals(std::span<const double> totals);
 
  private:
   std::vector<std::string> domains_;

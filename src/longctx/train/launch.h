@@ -1,0 +1,32 @@
+// Starts the ranks of a data-parallel run on this machine, as torchrun --nproc-per-node does:
+// the program runs its own command line again N times, each child with RANK, LOCAL_RANK,
+// WORLD_SIZE, MASTER_ADDR (127.0.0.1) and MASTER_PORT (a free port) in its environment, so
+// that rank_info_from_environment() (process_group.h) finds them.
+//
+//   if (nproc > 1 && !launched_as_rank()) return launch_local_ranks(nproc);   // in the parent
+//
+// The parent waits for the children. SIGINT and SIGTERM reach it alone (each child leads its
+// own process group) and it passes each on to every child once, so a Ctrl-C is one stop request
+// per rank, not two. When a rank fails, the others get 30 s to notice (a rank waiting on a lost
+// peer over TCP exits on its own), then are killed: a rank blocked in NCCL would wait forever.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+namespace longctx {
+
+// True when the environment already names this process's rank (torchrun, Slurm, or a parent
+// launch_local_ranks).
+bool launched_as_rank();
+
+// Runs /proc/self/exe with this process's arguments as `ranks` ranks and waits for them.
+// Returns 0 when every rank exits 0, else the exit status of the first rank that failed (128 +
+// the signal for a rank killed by one). Throws Error when a rank cannot be started.
+int launch_local_ranks(int ranks, std::chrono::seconds grace = std::chrono::seconds(30));
+
+// A TCP port that nothing listens on now (the kernel's pick), for MASTER_PORT.
+int free_tcp_port();
+
+}  // namespace longctx
