@@ -130,6 +130,9 @@ Result measure(const fs::path& scratch, const fs::path& model_dir, const longctx
       // The ranks as threads of this process, one GPU each, over NCCL (the CLI starts them as
       // processes; the step is the same).
       const int port = longctx::free_tcp_port();
+      // CUDA starts on every GPU in this thread first, as in a rank's own process: ranks whose
+      // threads started CUDA themselves were seen to hang in NCCL's bootstrap.
+      for (int rank = 0; rank < gpus; ++rank) torch::empty({1}, torch::Device(torch::kCUDA, rank));
       std::vector<std::string> errors(static_cast<size_t>(gpus));
       std::vector<std::thread> threads;
       for (int rank = 0; rank < gpus; ++rank) {
@@ -143,7 +146,7 @@ Result measure(const fs::path& scratch, const fs::path& model_dir, const longctx
           }
         });
       }
-      for (std::thread& t : threads) t.join();
+      for (std::thread& thread : threads) thread.join();
       for (const std::string& e : errors)
         if (!e.empty()) throw std::runtime_error(e);
     }

@@ -301,8 +301,9 @@ class NcclGroup : public ProcessGroup {
   void all_reduce_sum(const std::vector<torch::Tensor>& tensors) override {
     torch::NoGradGuard no_grad;
     c10::cuda::CUDAGuard guard(device_);
-    cudaStream_t stream = c10::cuda::getCurrentCUDAStream(device_.index()).stream();
-    // The GPU's tensors in one group call; the CPU's (offloaded sums) through a GPU buffer.
+    c10::cuda::CUDAStream cuda_stream = c10::cuda::getCurrentCUDAStream(device_.index());
+    cudaStream_t stream = cuda_stream.stream();
+    // The GPU's tensors in one group call.
     check_nccl(ncclGroupStart(), "ncclGroupStart");
     for (const torch::Tensor& t : tensors) {
       if (!t.is_cuda()) continue;
@@ -312,23 +313,28 @@ class NcclGroup : public ProcessGroup {
                  "ncclAllReduce");
     }
     check_nccl(ncclGroupEnd(), "ncclGroupEnd");
+    // The CPU's (offloaded gradient sums) chunk by chunk, through pinned memory and a GPU
+    // buffer, with asynchronous copies on the stream: the host waits on that stream alone.
     for (const torch::Tensor& t : tensors) {
       if (t.is_cuda()) continue;
       check_tensor(t);
-      const int64_t chunk = int64_t{64} << 20;  // elements: 256 MiB of float32
-      const int64_t first = std::min(chunk, t.numel());
-      if (!staging_.defined() || staging_.numel() < first ||
-          staging_.scalar_type() != t.scalar_type())
-        staging_ = torch::empty({first}, torch::dtype(t.scalar_type()).device(device_));
+      const int64_t chunk = int64_t{16} << 20;  // elements: 64 MiB of float32
+      if (!staging_.defined() || staging_.scalar_type() != t.scalar_type()) {
+        staging_ = torch::empty({chunk}, torch::dtype(t.scalar_type()).device(device_));
+        host_staging_ = torch::empty({chunk}, torch::dtype(t.scalar_type()).pinned_memory(true));
+      }
       torch::Tensor flat = t.view({-1});
       for (int64_t start = 0; start < t.numel(); start += chunk) {
-        int64_t n = std::min(chunk, t.numel() - start);
-        torch::Tensor gpu = staging_.narrow(0, 0, n);
-        gpu.copy_(flat.narrow(0, start, n));
+        const int64_t n = std::min(chunk, t.numel() - start);
+        torch::Tensor host = host_staging_.narrow(0, 0, n), gpu = staging_.narrow(0, 0, n);
+        host.copy_(flat.narrow(0, start, n));
+        gpu.copy_(host, /*non_blocking=*/true);
         check_nccl(ncclAllReduce(gpu.data_ptr(), gpu.data_ptr(), static_cast<size_t>(n),
                                  nccl_type(t), ncclSum, comm_, stream),
                    "ncclAllReduce");
-        flat.narrow(0, start, n).copy_(gpu);
+        host.copy_(gpu, /*non_blocking=*/true);
+        cuda_stream.synchronize();
+        flat.narrow(0, start, n).copy_(host);
       }
     }
   }
@@ -349,7 +355,8 @@ class NcclGroup : public ProcessGroup {
   std::unique_ptr<TcpGroup> tcp_;
   torch::Device device_;
   ncclComm_t comm_ = nullptr;
-  torch::Tensor staging_;  // the CPU tensors' way through NCCL
+  // The CPU tensors' way through NCCL: pinned host memory, then the GPU.
+  torch::Tensor staging_, host_staging_;
 };
 
 #endif

@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <exception>
 #include <filesystem>
 #include <fstream>
@@ -87,6 +88,10 @@ inline std::vector<nlohmann::json> metric_lines(const fs::path& run) {
 template <typename Body>
 void run_ranks(int ranks, torch::Device device, Body body) {
   const int port = free_tcp_port();
+  // CUDA starts on every GPU here, in this thread, as in a rank's own process, before the
+  // ranks' threads meet in NCCL.
+  if (device.is_cuda())
+    for (int r = 0; r < ranks; ++r) torch::empty({1}, torch::Device(torch::kCUDA, r));
   std::vector<std::exception_ptr> errors(static_cast<size_t>(ranks));
   std::vector<std::thread> threads;
   for (int r = 0; r < ranks; ++r) {
@@ -97,7 +102,9 @@ void run_ranks(int ranks, torch::Device device, Body body) {
         std::shared_ptr<ProcessGroup> group =
             connect_process_group(info, d, std::chrono::seconds(60));
         body(group);
-      } catch (...) {
+      } catch (const std::exception& e) {
+        // Said at once: a rank left waiting in NCCL for this one would hide it until killed.
+        std::fprintf(stderr, "rank %d failed: %s\n", r, e.what());
         errors[static_cast<size_t>(r)] = std::current_exception();
       }
     });
