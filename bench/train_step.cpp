@@ -1,7 +1,8 @@
 // Training throughput of `longctx train` on one GPU (issue 6's benchmark): tokens/s, MFU and
 // peak memory of full optimizer steps, one row of T tokens per step (--rows N: N rows, their
-// gradients summed, as a --batch-tokens of N rows does). --gpus N: data parallel over cuda:0..N-1
-// (trainer.h), one row per GPU a step unless --rows says more.
+// gradients summed, as a --batch-tokens of N rows does). --gpus N: data parallel over cuda:0..N-1,
+// one process per GPU started as `longctx train --nproc-per-node N` starts them (launch.h), one
+// row per GPU a step unless --rows says more; a rank that fails ends the run.
 //
 //   longctx_bench_train --shape tinyllama-1.1b --lengths 8192,32768,65536 --steps 4
 //       --recompute auto --json out.jsonl [--profile trace.json] [--mlp-chunk N]   (one line)
@@ -25,7 +26,6 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "kineto_trace.h"
@@ -65,13 +65,20 @@ struct Result {
 
 Result measure(const fs::path& scratch, const fs::path& model_dir, const longctx::ModelConfig& c,
                uint32_t t, int steps, int rows, const std::string& recompute, bool offload,
-               double budget_gib, const std::string& profile, uint32_t mlp_chunk, int gpus) {
+               double budget_gib, const std::string& profile, uint32_t mlp_chunk,
+               const std::shared_ptr<longctx::ProcessGroup>& group) {
+  // Rank 0 (or the only process) writes the data and reports; every rank's metrics are the
+  // whole step's (tokens/s over all GPUs, MFU per GPU, the fullest GPU's peak).
+  const bool speaker = !group || group->rank() == 0;
   Result r;
   fs::path data = scratch / fmt::format("data-{}", t);
-  write_random_dataset(data, static_cast<uint64_t>(steps) * static_cast<uint64_t>(rows) + 1, t,
-                       c.vocab_size);
   fs::path run = scratch / fmt::format("run-{}-{}", t, recompute);
-  fs::remove_all(run);
+  if (speaker) {
+    write_random_dataset(data, static_cast<uint64_t>(steps) * static_cast<uint64_t>(rows) + 1, t,
+                         c.vocab_size);
+    fs::remove_all(run);
+  }
+  if (group) group->barrier();
   longctx::TrainConfig config;
   config.model = model_dir.string();
   config.data = data.string();
@@ -79,16 +86,13 @@ Result measure(const fs::path& scratch, const fs::path& model_dir, const longctx
   config.seq_len = t;
   config.batch_tokens = static_cast<uint64_t>(t) * static_cast<uint64_t>(rows);
   config.steps = static_cast<uint64_t>(steps);
-  config.device = "cuda";  // ranks: cuda:rank
+  config.device = "cuda";  // ranks: cuda:LOCAL_RANK
   config.recompute = recompute;
   config.offload_optimizer = offload;
   config.eval_every = 0;
   config.gpu_memory_gib = budget_gib;
   config.mlp_chunk = mlp_chunk;
-  // One rank (group null) or rank r of --gpus on cuda:r; rank 0 reports (every rank's metrics
-  // are the whole step's: tokens/s over all GPUs, MFU per GPU, the fullest GPU's peak).
-  auto train = [&](std::shared_ptr<longctx::ProcessGroup> group) {
-    const bool speaker = !group || group->rank() == 0;
+  try {
     auto t0 = std::chrono::steady_clock::now();
     longctx::Trainer trainer(config, {.note =
                                           [](const std::string& text) {
@@ -98,6 +102,7 @@ Result measure(const fs::path& scratch, const fs::path& model_dir, const longctx
     if (speaker)
       std::fprintf(stderr, "  trainer ready in %.1f s (model load, optimizer state)\n",
                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    r.recompute = longctx::recompute_label(trainer.plan());
     std::vector<double> tps, mfu, peak;
     for (int s = 0; s < steps; ++s) {
       // --profile: a kineto trace (CPU ops and CUDA kernels) of the last step.
@@ -113,51 +118,26 @@ Result measure(const fs::path& scratch, const fs::path& model_dir, const longctx
       mfu.push_back(m.mfu);
       peak.push_back(m.peak_memory_gib);
     }
-    if (!speaker) return;
     std::sort(tps.begin(), tps.end());
     std::sort(mfu.begin(), mfu.end());
-    r.recompute = longctx::recompute_label(trainer.plan());
     r.tokens_per_second = tps[tps.size() / 2];
     r.mfu = mfu[mfu.size() / 2];
     r.peak_gib = *std::max_element(peak.begin(), peak.end());
     r.predicted_gib = static_cast<double>(trainer.plan().total) / (1 << 30);
     r.ok = true;
-  };
-  try {
-    if (gpus == 1) {
-      train(nullptr);
-    } else {
-      // The ranks as threads of this process, one GPU each, over NCCL (the CLI starts them as
-      // processes; the step is the same).
-      const int port = longctx::free_tcp_port();
-      // CUDA starts on every GPU in this thread first, as in a rank's own process: ranks whose
-      // threads started CUDA themselves were seen to hang in NCCL's bootstrap.
-      for (int rank = 0; rank < gpus; ++rank) torch::empty({1}, torch::Device(torch::kCUDA, rank));
-      std::vector<std::string> errors(static_cast<size_t>(gpus));
-      std::vector<std::thread> threads;
-      for (int rank = 0; rank < gpus; ++rank) {
-        threads.emplace_back([&, rank] {
-          try {
-            longctx::RankInfo info{
-                .rank = rank, .world_size = gpus, .local_rank = rank, .master_port = port};
-            train(longctx::connect_process_group(info, torch::Device(torch::kCUDA, rank)));
-          } catch (const std::exception& e) {
-            errors[static_cast<size_t>(rank)] = e.what();
-          }
-        });
-      }
-      for (std::thread& thread : threads) thread.join();
-      for (const std::string& e : errors)
-        if (!e.empty()) throw std::runtime_error(e);
-    }
   } catch (const std::exception& e) {
-    r.ok = false;
+    // A rank that fails leaves the others waiting in NCCL: it exits, and the launcher ends
+    // them. Alone, the table notes the failure and goes on.
+    if (group) throw;
     r.error = e.what();
     r.error = r.error.substr(0, r.error.find('\n'));
   }
-  fs::remove_all(run);
-  fs::remove(data.string() + ".bin");
-  fs::remove(data.string() + ".idx");
+  if (group) group->barrier();
+  if (speaker) {
+    fs::remove_all(run);
+    fs::remove(data.string() + ".bin");
+    fs::remove(data.string() + ".idx");
+  }
   c10::cuda::CUDACachingAllocator::emptyCache();
   return r;
 }
@@ -234,14 +214,26 @@ int main(int argc, char** argv) {
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   c10::cuda::CUDACachingAllocator::emptyCache();
+  // --gpus N: N processes, one per GPU, as `longctx train --nproc-per-node N` starts them
+  // (launch.h); each runs this program again as one rank, and rank 0 prints the table.
+  std::shared_ptr<longctx::ProcessGroup> group;
+  if (gpus > 1) {
+    if (!longctx::launched_as_rank()) return longctx::launch_local_ranks(gpus);
+    longctx::RankInfo info = longctx::rank_info_from_environment();
+    group = longctx::connect_process_group(info, torch::Device(torch::kCUDA, info.local_rank));
+  }
+  const bool speaker = !group || group->rank() == 0;
   std::ofstream json;
-  if (!json_path.empty()) json.open(json_path, std::ios::app);
+  if (speaker && !json_path.empty()) json.open(json_path, std::ios::app);
   // LONGCTX_FUSED_KERNELS=0 turns the fused RoPE/SwiGLU kernels off (train_ops.h).
+  if (!speaker && std::freopen("/dev/null", "w", stdout) == nullptr) return 1;  // rank 0 prints
   std::printf("fused CUDA kernels: %s\n", longctx::fused_kernels_enabled() ? "on" : "off");
   if (rows > 1) std::printf("%d rows per step\n", rows);
   if (gpus > 1)
-    std::printf("%d GPUs, data parallel (NCCL: %s); tokens/s over all GPUs, MFU per GPU\n", gpus,
-                longctx::nccl_built() ? "yes" : "no, TCP");
+    std::printf(
+        "%d GPUs, one process each, data parallel (NCCL: %s); tokens/s over all GPUs, "
+        "MFU per GPU\n",
+        gpus, longctx::nccl_built() ? "yes" : "no, TCP");
   std::printf("| shape | tokens | recompute | tokens/s | MFU | peak GiB | plan GiB |\n");
   std::printf("|---|---:|---|---:|---:|---:|---:|\n");
   std::vector<uint32_t> lengths;
@@ -255,7 +247,7 @@ int main(int argc, char** argv) {
   }
   for (uint32_t t : lengths) {
     Result r = measure(scratch, model_dir, config, t, find_max ? 1 : steps, rows, recompute,
-                       offload, budget_gib, profile, mlp_chunk, gpus);
+                       offload, budget_gib, profile, mlp_chunk, group);
     if (!r.ok) {
       std::fprintf(stderr, "  %u tokens failed: %s\n", t, r.error.c_str());
       std::printf("| %s | %u | %s | failed: %s | | | |\n", shape.c_str(), t, recompute.c_str(),

@@ -29,6 +29,7 @@ struct PlanFlags {
   std::string preset;
   uint32_t seq_len = 81920;
   uint32_t micro_batch = 1;
+  uint32_t gpus = 1;  // data-parallel ranks: each runs 1/gpus of a step's rows
   std::string batch_tokens = "4M";
   std::string gpu_mem = "80GiB";
   std::string dtype = "bfloat16";
@@ -71,13 +72,15 @@ int run_plan(const PlanFlags& flags) {
     throw Error(fmt::format("--dtype '{}': use bfloat16 or float32", flags.dtype));
   uint64_t batch = parse_count(flags.batch_tokens, "--batch-tokens");
   uint64_t rows_per_step = std::max<uint64_t>(1, (batch + flags.seq_len / 2) / flags.seq_len);
-  rows_per_step = (rows_per_step + flags.micro_batch - 1) / flags.micro_batch * flags.micro_batch;
+  // As `train` rounds: whole micro-batches on every rank.
+  const uint64_t granule = static_cast<uint64_t>(flags.micro_batch) * flags.gpus;
+  rows_per_step = (rows_per_step + granule - 1) / granule * granule;
   uint64_t budget = parse_memory(flags.gpu_mem);
   PlanInput input{
       .config = config,
       .seq_len = flags.seq_len,
       .micro_batch = flags.micro_batch,
-      .rows_per_step = rows_per_step,
+      .rows_per_step = rows_per_step / flags.gpus,  // one GPU's share
       .compute_bytes = flags.dtype == "float32" ? 4 : 2,
       .loss_chunk = flags.loss_chunk,
       .mlp_chunk = flags.mlp_chunk,
@@ -112,6 +115,7 @@ int run_plan(const PlanFlags& flags) {
   if (flags.json) {
     nlohmann::json out = {{"seq_len", flags.seq_len},
                           {"rows_per_step", rows_per_step},
+                          {"gpus", flags.gpus},
                           {"budget_gib", gib(budget)},
                           {"assumed_mfu", flags.assumed_mfu},
                           {"flop_convention", "6N + 6LTd per token, 989 TFLOP/s peak"},
@@ -146,6 +150,11 @@ int run_plan(const PlanFlags& flags) {
   std::printf("%s at %u tokens per row, %llu rows per step, %s budget %.1f GiB\n",
               flags.model.empty() ? flags.preset.c_str() : flags.model.c_str(), flags.seq_len,
               static_cast<unsigned long long>(rows_per_step), flags.dtype.c_str(), gib(budget));
+  if (flags.gpus > 1)
+    std::printf(
+        "%u data-parallel GPUs, %llu rows each a step: memory is per GPU (and the offloaded "
+        "state per rank, in its node's CPU memory); tokens/s is over all GPUs\n",
+        flags.gpus, static_cast<unsigned long long>(rows_per_step / flags.gpus));
   std::printf("%-19s %-8s %8s %8s %9s %11s %9s %8s %5s %11s %9s %9s\n", "recompute", "offload",
               "weights", "grads", "optimizer", "activations", "transient", "total", "fits",
               "step time s", "offload s", "tokens/s");
@@ -210,6 +219,9 @@ CommandRun add_plan_command(CLI::App& app) {
   command->add_option("--preset", flags->preset, "Or a preset shape (see longctx init)");
   command->add_option("--seq-len", flags->seq_len, "Tokens per row")->capture_default_str();
   command->add_option("--micro-batch", flags->micro_batch, "Rows per forward/backward")
+      ->capture_default_str();
+  command->add_option("--gpus", flags->gpus, "Data-parallel GPUs (train --nproc-per-node)")
+      ->check(CLI::Range(1, 4096))
       ->capture_default_str();
   command->add_option("--batch-tokens", flags->batch_tokens, "Tokens per optimizer step")
       ->capture_default_str();

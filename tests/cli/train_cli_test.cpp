@@ -322,6 +322,36 @@ TEST(PlanCli, ListsTheMixOfModesAutoPicks) {
   for (const nlohmann::json& o : rows) EXPECT_EQ(o["recompute_layers"], "4-31");
 }
 
+TEST(PlanCli, GpusShareTheStepAndNotTheMemory) {
+  // 4 GPUs split a step of 8 rows: each GPU's memory is that of one row, as on one GPU, and
+  // the step takes a quarter of the time (nothing offloaded, so nothing else changes).
+  auto plan = [](const std::string& gpus) {
+    CommandResult r = testing::run_longctx(
+        "plan --preset tinyllama-1.1b --seq-len 32768 --batch-tokens 256K --json --gpus " + gpus);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return nlohmann::json::parse(r.out);
+  };
+  nlohmann::json one = plan("1"), four = plan("4");
+  EXPECT_EQ(four["gpus"], 4);
+  EXPECT_EQ(one["rows_per_step"], 8);
+  EXPECT_EQ(four["rows_per_step"], 8);
+  ASSERT_EQ(one["options"].size(), four["options"].size());
+  for (size_t i = 0; i < one["options"].size(); ++i) {
+    const nlohmann::json &a = one["options"][i], &b = four["options"][i];
+    EXPECT_EQ(a["total_gib"], b["total_gib"]) << a.dump();
+    if (!a["offload_optimizer"].get<bool>()) {
+      EXPECT_NEAR(b["step_time_s"].get<double>(), a["step_time_s"].get<double>() / 4,
+                  1e-9 * a["step_time_s"].get<double>())
+          << a.dump();
+    }
+  }
+  // 6 rows on 4 GPUs round up to 8, whole rows on every GPU.
+  CommandResult r = testing::run_longctx(
+      "plan --preset tinyllama-1.1b --seq-len 32768 --batch-tokens 192K --json --gpus 4");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["rows_per_step"], 8);
+}
+
 TEST(PlanCli, OffloadTimeFollowsTheHostRates) {
   // Half the host link and CPU bandwidth: the offloaded rows' offload time doubles, the others
   // stay at zero, and the step time grows by exactly the difference. At 40 GiB no gradient sum
