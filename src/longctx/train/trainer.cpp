@@ -342,8 +342,14 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options) : state_(std::make_
     s.metrics = std::make_unique<AppendFile>(s.run / "metrics.jsonl", metrics_bytes);
     write_file_atomic(s.run / "config.json", s.config.to_json().dump(2) + "\n");
   }
-  if (s.world > 1)
-    s.note(fmt::format("data parallel: {} ranks, {} rows each a step", s.world, s.rows_per_rank));
+  if (s.world > 1) {
+    s.note(fmt::format("data parallel: {} ranks, {} row{} each a step", s.world, s.rows_per_rank,
+                       s.rows_per_rank == 1 ? "" : "s"));
+    if (s.device.is_cuda() && !nccl_built())
+      s.note(
+          "this build has no NCCL: the ranks sum their gradients over TCP through CPU memory, "
+          "which is slow (see docs/cluster.md to build with NCCL)");
+  }
 }
 
 Trainer::~Trainer() = default;
