@@ -122,7 +122,7 @@ TrainConfig resolve(const TrainFlags& flags) {
 std::shared_ptr<ProcessGroup> join_ranks(const TrainConfig& config, const RankInfo& info) {
   if (info.world_size == 1) return nullptr;
   torch::Device device = parse_device(config.device);
-  if (device.is_cuda()) device = torch::Device(torch::kCUDA, info.local_rank);
+  if (device.is_cuda()) device = rank_gpu(info.local_rank);
   return connect_process_group(info, device);
 }
 
@@ -134,7 +134,7 @@ int run_rank(const TrainFlags& flags, const TrainConfig& config, const RankInfo&
                            .group = join_ranks(config, info)});
   const bool quiet = flags.quiet || info.rank != 0;  // rank 0 speaks for the run
   const TrainConfig& c = trainer.config();
-  if (!quiet)
+  if (info.rank == 0)
     std::fprintf(stderr,
                  "longctx train: %llu steps of %llu rows x %u tokens (%s tokens per step), "
                  "recompute %s, %s\n",

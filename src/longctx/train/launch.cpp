@@ -17,6 +17,7 @@
 
 #include "longctx/base/error.h"
 #include "longctx/base/files.h"
+#include "longctx/train/process_group.h"
 
 extern char** environ;
 
@@ -70,9 +71,9 @@ int exit_status(int status) {
 }  // namespace
 
 bool launched_as_rank() {
-  const char* rank = std::getenv("RANK");
-  const char* slurm = std::getenv("SLURM_PROCID");
-  return (rank != nullptr && *rank != '\0') || (slurm != nullptr && *slurm != '\0');
+  // World size 1 is no launch: a Slurm batch step (SLURM_PROCID=0, SLURM_NTASKS=1) may start
+  // its own ranks.
+  return rank_info_from_environment().world_size > 1;
 }
 
 int free_tcp_port() {

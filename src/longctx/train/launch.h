@@ -17,8 +17,9 @@
 
 namespace longctx {
 
-// True when the environment already names this process's rank (torchrun, Slurm, or a parent
-// launch_local_ranks).
+// True when the environment already places this process in a run of several ranks (torchrun,
+// Slurm with several tasks, or a parent launch_local_ranks). Throws Error as
+// rank_info_from_environment does.
 bool launched_as_rank();
 
 // Runs /proc/self/exe with this process's arguments as `ranks` ranks and waits for them.

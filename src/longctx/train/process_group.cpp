@@ -401,6 +401,16 @@ void ProcessGroup::check_same(uint64_t value, const std::string& what) {
                 "start every rank with the same settings");
 }
 
+torch::Device rank_gpu(int local_rank) {
+  const int gpus = static_cast<int>(torch::cuda::device_count());
+  if (local_rank < gpus)
+    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(local_rank));
+  if (gpus == 1) return torch::Device(torch::kCUDA, 0);
+  throw Error(
+      fmt::format("local rank {} has no GPU: this process sees {} GPU(s)", local_rank, gpus),
+      "start at most one rank per GPU on each machine");
+}
+
 bool nccl_built() {
 #ifdef LONGCTX_HAVE_NCCL
   return true;

@@ -68,6 +68,11 @@ class ProcessGroup {
   RankInfo info_;
 };
 
+// The GPU of the rank with this index on its machine: cuda:local_rank, or cuda:0 where the
+// process sees one GPU only (a scheduler that binds one GPU to each task, as srun
+// --gpus-per-task 1 does). Throws Error when neither exists.
+torch::Device rank_gpu(int local_rank);
+
 // True when this build talks NCCL (a CUDA libtorch and nccl.h were found at configure time).
 bool nccl_built();
 

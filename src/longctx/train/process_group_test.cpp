@@ -139,6 +139,12 @@ TEST(RankInfo, ComesFromTorchrunOrSlurmVariables) {
   EXPECT_EQ(alone.rank, 0);
   EXPECT_FALSE(launched_as_rank());
 
+  // A Slurm batch step of one task is alone: it may start ranks of its own.
+  env.set("SLURM_PROCID", "0");
+  env.set("SLURM_NTASKS", "1");
+  EXPECT_EQ(rank_info_from_environment().world_size, 1);
+  EXPECT_FALSE(launched_as_rank());
+
   env.set("SLURM_PROCID", "5");
   env.set("SLURM_NTASKS", "16");
   env.set("SLURM_LOCALID", "1");

@@ -158,13 +158,8 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options) : state_(std::make_
     if (config.device.find(':') != std::string::npos)
       throw Error(fmt::format("--device {} names one GPU, but this run has {} ranks", config.device,
                               s.world),
-                  "use --device cuda: rank r of a machine trains on cuda:r");
-    const int gpus = static_cast<int>(torch::cuda::device_count());
-    if (s.group->local_rank() >= gpus)
-      throw Error(fmt::format("rank {} would train on cuda:{}, but this machine has {} GPU(s)",
-                              s.rank, s.group->local_rank(), gpus),
-                  "start at most one rank per GPU on each machine");
-    s.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(s.group->local_rank()));
+                  "use --device cuda: the rank with LOCAL_RANK r trains on cuda:r");
+    s.device = rank_gpu(s.group->local_rank());
   }
   s.dtype = config.dtype == "auto" ? default_dtype(s.device) : parse_torch_dtype(config.dtype);
 
