@@ -185,6 +185,11 @@ int run_train(const TrainFlags& flags) {
   if (flags.nproc_per_node > 1 && !launched_as_rank()) {
     // The parent: checks once, then starts the ranks, which run this command line again.
     check_tokenizer(config);
+    const int gpus = static_cast<int>(torch::cuda::device_count());
+    if (parse_device(config.device).is_cuda() && flags.nproc_per_node > gpus)
+      throw Error(fmt::format("--nproc-per-node {}: this machine has {} GPU(s)",
+                              flags.nproc_per_node, gpus),
+                  "start one rank per GPU");
     std::fprintf(stderr, "longctx train: starting %d data-parallel ranks on this machine\n",
                  flags.nproc_per_node);
     return launch_local_ranks(flags.nproc_per_node);

@@ -17,6 +17,7 @@
 
 #include "longctx/base/error.h"
 #include "longctx/base/files.h"
+#include "longctx/base/text.h"
 #include "longctx/train/process_group.h"
 
 extern char** environ;
@@ -27,25 +28,15 @@ namespace {
 
 // Signals the parent received and has not yet passed on (a counter: the handler only adds).
 volatile std::sig_atomic_t g_signals = 0;
-volatile std::sig_atomic_t g_last_signal = 0;
-extern "C" void count_signal(int signal) {
-  g_last_signal = signal;
+extern "C" void count_signal(int) {
   g_signals = g_signals + 1;
 }
 
-// This process's arguments, as the kernel keeps them (NUL-separated).
+// This process's arguments, as the kernel keeps them: each one ends with a NUL.
 std::vector<std::string> own_arguments() {
   std::string text = read_file("/proc/self/cmdline");
-  std::vector<std::string> args;
-  size_t start = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '\0') {
-      args.push_back(text.substr(start, i - start));
-      start = i + 1;
-    }
-  }
-  if (start < text.size()) args.push_back(text.substr(start));
-  return args;
+  if (!text.empty() && text.back() == '\0') text.pop_back();
+  return split(text, '\0');
 }
 
 // The environment less the variables each child gets its own value of.

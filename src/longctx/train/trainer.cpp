@@ -181,10 +181,6 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options) : state_(std::make_
         fmt::format("continue it with --resume {}, or choose another --out", s.run.string()));
   }
   fs::create_directories(s.run / "checkpoints");
-  if (s.world > 1) {
-    // Past this point rank 0 may write the run's files: every rank has checked it first.
-    s.barrier();
-  }
 
   // Data: rows, their order and what they are made of.
   s.data = TrainingData::open(config.data, config.seq_len);
@@ -330,6 +326,7 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options) : state_(std::make_
                        s.tokens));
   }
   s.config = std::move(config);
+  // Also the point past which rank 0 writes: every rank has checked the run directory.
   if (s.group)
     s.group->check_same(std::hash<std::string>{}(s.config.to_json().dump()),
                         "their settings (config files, flags or the resumed run)");
