@@ -122,8 +122,9 @@ void MasterAdamW::accumulate() {
       // Offloaded: widened on the GPU, then down into pinned memory. A bf16 GPU gradient copied
       // straight into float32 CPU memory goes through a pageable CPU copy, about 5x slower
       // (dev/offload_adamw_probe.py). A later micro-batch's goes through the staging buffer
-      // and is summed on the CPU.
+      // and is summed on the CPU. With ranks, each rank's is added on the GPU first.
       torch::Tensor wide = grad.to(torch::kFloat);
+      if (summed_over_ranks_on_the_way_down(s)) options_.group->all_reduce_sum({wide});
       if (!s.has_grad) {
         s.grad_sum.copy_(wide);
       } else {
@@ -141,8 +142,18 @@ void MasterAdamW::accumulate() {
   }
 }
 
-void MasterAdamW::all_reduce_sums(ProcessGroup& group) {
-  group.all_reduce_sum(current_sums());
+bool MasterAdamW::summed_over_ranks_on_the_way_down(const Slot& s) const {
+  return options_.group != nullptr && s.param.is_cuda() && !s.grad_sum.is_cuda() &&
+         !s.gpu_sum.defined();
+}
+
+void MasterAdamW::all_reduce_sums() {
+  if (options_.group == nullptr) return;
+  std::vector<torch::Tensor> sums;
+  for (Slot& s : slots_)
+    if (s.has_grad && !summed_over_ranks_on_the_way_down(s))
+      sums.push_back(s.gpu_sum.defined() ? s.gpu_sum : s.grad_sum);
+  options_.group->all_reduce_sum(sums);
 }
 
 std::vector<torch::Tensor> MasterAdamW::current_sums() {

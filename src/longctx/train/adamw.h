@@ -39,6 +39,11 @@ struct AdamWOptions {
   // parameter in order. Their micro-batches add there and go down once a step, instead of once
   // a micro-batch (1.0 s each at 7B on an H100 host).
   uint64_t gpu_sum_bytes = 0;
+  // Data parallelism: the ranks whose gradient sums all_reduce_sums() adds. Offloaded sums in
+  // CPU memory are added on the GPU instead, each micro-batch's gradient before it goes down
+  // (an NCCL all-reduce of the float32 gradient), which is far faster than adding them in CPU
+  // memory at the end of the step.
+  ProcessGroup* group = nullptr;
 };
 
 class MasterAdamW {
@@ -49,9 +54,9 @@ class MasterAdamW {
   // Moves the parameters' .grad into the float32 gradient sums and clears .grad. Call after
   // every backward of a step (it is what makes accumulation float32).
   void accumulate();
-  // Data parallelism: sums the gradient sums over the ranks, after a step's last accumulate(),
-  // so that every rank clips and steps on the gradient of the whole batch.
-  void all_reduce_sums(ProcessGroup& group);
+  // Data parallelism (options.group): sums the gradient sums over the ranks, after a step's
+  // last accumulate(), so that every rank clips and steps on the gradient of the whole batch.
+  void all_reduce_sums();
   // Global L2 norm of the summed gradients (float64 on the host); when max_norm > 0 and the
   // norm exceeds it, scales them to max_norm as torch.nn.utils.clip_grad_norm_ does.
   double clip_grad_norm(double max_norm);
@@ -86,6 +91,9 @@ class MasterAdamW {
   std::vector<torch::Tensor> current_sums();
   // Moves the GPU-held sums down into grad_sum for the CPU's update.
   void gather_gpu_sums();
+  // An offloaded gradient summed in CPU memory: with ranks, accumulate() adds each
+  // micro-batch's over the ranks on the GPU, before it goes down.
+  bool summed_over_ranks_on_the_way_down(const Slot& s) const;
 
   AdamWOptions options_;
   std::vector<Slot> slots_;

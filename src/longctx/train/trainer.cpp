@@ -294,7 +294,8 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options) : state_(std::make_
                                                            .eps = config.adam_eps,
                                                            .weight_decay = config.weight_decay,
                                                            .offload = config.offload_optimizer,
-                                                           .gpu_sum_bytes = row.gpu_sums});
+                                                           .gpu_sum_bytes = row.gpu_sums,
+                                                           .group = s.group.get()});
   if (row.gpu_sums > 0)
     s.note(
         fmt::format("offload: {:.1f} GiB of float32 gradient sums on the GPU, so those "
@@ -409,7 +410,7 @@ StepMetrics Trainer::train_step() {
     }
   }
   if (s.group) {
-    s.optimizer->all_reduce_sums(*s.group);
+    s.optimizer->all_reduce_sums();
     loss_sum = s.all_ranks(loss_sum, Reduce::kSum);
   }
   double loss = loss_sum / step_targets;
