@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -39,20 +40,6 @@ std::vector<std::string> own_arguments() {
   return split(text, '\0');
 }
 
-// The environment less the variables each child gets its own value of.
-std::vector<std::string> environment_without_ranks() {
-  std::vector<std::string> out;
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string_view entry(*e);
-    bool ours = false;
-    for (std::string_view name : {"RANK=", "LOCAL_RANK=", "WORLD_SIZE=", "LOCAL_WORLD_SIZE=",
-                                  "MASTER_ADDR=", "MASTER_PORT="})
-      ours = ours || entry.starts_with(name);
-    if (!ours) out.emplace_back(entry);
-  }
-  return out;
-}
-
 int exit_status(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
@@ -60,6 +47,30 @@ int exit_status(int status) {
 }
 
 }  // namespace
+
+std::vector<std::string> rank_environment(const std::vector<std::string>& base, int rank, int ranks,
+                                          int port, unsigned cores) {
+  std::vector<std::string> out;
+  bool threads_given = false;
+  for (const std::string& entry : base) {
+    bool ours = false;
+    for (std::string_view name : {"RANK=", "LOCAL_RANK=", "WORLD_SIZE=", "LOCAL_WORLD_SIZE=",
+                                  "MASTER_ADDR=", "MASTER_PORT="})
+      ours = ours || entry.starts_with(name);
+    threads_given = threads_given || entry.starts_with("OMP_NUM_THREADS=");
+    if (!ours) out.push_back(entry);
+  }
+  out.push_back(fmt::format("RANK={}", rank));
+  out.push_back(fmt::format("LOCAL_RANK={}", rank));
+  out.push_back(fmt::format("WORLD_SIZE={}", ranks));
+  out.push_back(fmt::format("LOCAL_WORLD_SIZE={}", ranks));
+  out.push_back("MASTER_ADDR=127.0.0.1");
+  out.push_back(fmt::format("MASTER_PORT={}", port));
+  if (!threads_given)
+    out.push_back(
+        fmt::format("OMP_NUM_THREADS={}", std::max(1u, cores / static_cast<unsigned>(ranks))));
+  return out;
+}
 
 bool launched_as_rank() {
   // World size 1 is no launch: a Slurm batch step (SLURM_PROCID=0, SLURM_NTASKS=1) may start
@@ -93,17 +104,12 @@ int launch_local_ranks(int ranks, std::chrono::seconds grace) {
   const int port = free_tcp_port();
 
   // Everything the children need is built before the first fork.
+  std::vector<std::string> base;
+  for (char** e = environ; *e != nullptr; ++e) base.emplace_back(*e);
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::vector<std::string>> environments;
-  for (int r = 0; r < ranks; ++r) {
-    std::vector<std::string> e = environment_without_ranks();
-    e.push_back(fmt::format("RANK={}", r));
-    e.push_back(fmt::format("LOCAL_RANK={}", r));
-    e.push_back(fmt::format("WORLD_SIZE={}", ranks));
-    e.push_back(fmt::format("LOCAL_WORLD_SIZE={}", ranks));
-    e.push_back("MASTER_ADDR=127.0.0.1");
-    e.push_back(fmt::format("MASTER_PORT={}", port));
-    environments.push_back(std::move(e));
-  }
+  for (int r = 0; r < ranks; ++r)
+    environments.push_back(rank_environment(base, r, ranks, port, cores));
 
   g_signals = 0;
   struct sigaction action {};

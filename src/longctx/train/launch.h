@@ -1,7 +1,8 @@
 // Starts the ranks of a data-parallel run on this machine, as torchrun --nproc-per-node does:
 // the program runs its own command line again N times, each child with RANK, LOCAL_RANK,
 // WORLD_SIZE, MASTER_ADDR (127.0.0.1) and MASTER_PORT (a free port) in its environment, so
-// that rank_info_from_environment() (process_group.h) finds them.
+// that rank_info_from_environment() (process_group.h) finds them, and its share of the cores
+// (OMP_NUM_THREADS, as torchrun sets it).
 //
 //   if (nproc > 1 && !launched_as_rank()) return launch_local_ranks(nproc);   // in the parent
 //
@@ -14,6 +15,7 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace longctx {
 
@@ -26,6 +28,13 @@ bool launched_as_rank();
 // Returns 0 when every rank exits 0, else the exit status of the first rank that failed (128 +
 // the signal for a rank killed by one). Throws Error when a rank cannot be started.
 int launch_local_ranks(int ranks, std::chrono::seconds grace = std::chrono::seconds(30));
+
+// The environment of rank `rank` of `ranks` on this machine: `base` (NAME=value entries) less
+// any RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT, plus this rank's,
+// and OMP_NUM_THREADS = cores / ranks unless `base` sets it: each rank's CPU work (the offloaded
+// AdamW) gets its share of the cores instead of every rank spinning a thread on each.
+std::vector<std::string> rank_environment(const std::vector<std::string>& base, int rank, int ranks,
+                                          int port, unsigned cores);
 
 // A TCP port that nothing listens on now (the kernel's pick), for MASTER_PORT.
 int free_tcp_port();

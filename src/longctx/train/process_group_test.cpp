@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "longctx/base/error.h"
@@ -176,6 +177,33 @@ TEST(RankInfo, ComesFromTorchrunOrSlurmVariables) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("RANK=two"), std::string::npos) << e.what();
   }
+}
+
+TEST(Launch, EachRankGetsItsPlaceAndItsShareOfTheCores) {
+  std::vector<std::string> base{"PATH=/bin", "RANK=7", "MASTER_PORT=1", "HOME=/root"};
+  std::vector<std::string> env = rank_environment(base, 1, 4, 4321, 32);
+  auto has = [&](const std::string& entry) {
+    return std::count(env.begin(), env.end(), entry) == 1;
+  };
+  EXPECT_TRUE(has("PATH=/bin"));
+  EXPECT_TRUE(has("HOME=/root"));
+  EXPECT_TRUE(has("RANK=1"));
+  EXPECT_TRUE(has("LOCAL_RANK=1"));
+  EXPECT_TRUE(has("WORLD_SIZE=4"));
+  EXPECT_TRUE(has("LOCAL_WORLD_SIZE=4"));
+  EXPECT_TRUE(has("MASTER_ADDR=127.0.0.1"));
+  EXPECT_TRUE(has("MASTER_PORT=4321"));
+  EXPECT_TRUE(has("OMP_NUM_THREADS=8"));
+  EXPECT_FALSE(has("RANK=7"));
+  EXPECT_FALSE(has("MASTER_PORT=1"));
+  EXPECT_EQ(env.size(), 9u);
+  // The user's thread count stands; a rank never gets fewer than one.
+  base.push_back("OMP_NUM_THREADS=3");
+  env = rank_environment(base, 0, 4, 4321, 32);
+  EXPECT_TRUE(has("OMP_NUM_THREADS=3"));
+  EXPECT_FALSE(has("OMP_NUM_THREADS=8"));
+  env = rank_environment({}, 0, 4, 4321, 2);
+  EXPECT_TRUE(has("OMP_NUM_THREADS=1"));
 }
 
 }  // namespace
