@@ -220,7 +220,7 @@ int main(int argc, char** argv) {
   if (gpus > 1) {
     if (!longctx::launched_as_rank()) return longctx::launch_local_ranks(gpus);
     longctx::RankInfo info = longctx::rank_info_from_environment();
-    group = longctx::connect_process_group(info, longctx::rank_gpu(info.local_rank));
+    group = longctx::connect_process_group(info, longctx::rank_device(torch::kCUDA, info));
   }
   const bool speaker = !group || group->rank() == 0;
   std::ofstream json;

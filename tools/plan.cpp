@@ -71,16 +71,14 @@ int run_plan(const PlanFlags& flags) {
   if (flags.dtype != "bfloat16" && flags.dtype != "float32")
     throw Error(fmt::format("--dtype '{}': use bfloat16 or float32", flags.dtype));
   uint64_t batch = parse_count(flags.batch_tokens, "--batch-tokens");
-  uint64_t rows_per_step = std::max<uint64_t>(1, (batch + flags.seq_len / 2) / flags.seq_len);
-  // As `train` rounds: whole micro-batches on every rank.
-  const uint64_t granule = static_cast<uint64_t>(flags.micro_batch) * flags.gpus;
-  rows_per_step = (rows_per_step + granule - 1) / granule * granule;
+  // As `train` rounds: whole rows, whole micro-batches on every GPU.
+  const uint64_t step_rows = rows_per_step(batch, flags.seq_len, flags.micro_batch, flags.gpus);
   uint64_t budget = parse_memory(flags.gpu_mem);
   PlanInput input{
       .config = config,
       .seq_len = flags.seq_len,
       .micro_batch = flags.micro_batch,
-      .rows_per_step = rows_per_step / flags.gpus,  // one GPU's share
+      .rows_per_step = step_rows / flags.gpus,  // one GPU's share
       .compute_bytes = flags.dtype == "float32" ? 4 : 2,
       .loss_chunk = flags.loss_chunk,
       .mlp_chunk = flags.mlp_chunk,
@@ -114,7 +112,7 @@ int run_plan(const PlanFlags& flags) {
 
   if (flags.json) {
     nlohmann::json out = {{"seq_len", flags.seq_len},
-                          {"rows_per_step", rows_per_step},
+                          {"rows_per_step", step_rows},
                           {"gpus", flags.gpus},
                           {"budget_gib", gib(budget)},
                           {"assumed_mfu", flags.assumed_mfu},
@@ -149,12 +147,12 @@ int run_plan(const PlanFlags& flags) {
   }
   std::printf("%s at %u tokens per row, %llu rows per step, %s budget %.1f GiB\n",
               flags.model.empty() ? flags.preset.c_str() : flags.model.c_str(), flags.seq_len,
-              static_cast<unsigned long long>(rows_per_step), flags.dtype.c_str(), gib(budget));
+              static_cast<unsigned long long>(step_rows), flags.dtype.c_str(), gib(budget));
   if (flags.gpus > 1)
     std::printf(
         "%u data-parallel GPUs, %llu rows each a step: memory is per GPU (and the offloaded "
         "state per rank, in its node's CPU memory); tokens/s is over all GPUs\n",
-        flags.gpus, static_cast<unsigned long long>(rows_per_step / flags.gpus));
+        flags.gpus, static_cast<unsigned long long>(step_rows / flags.gpus));
   std::printf("%-19s %-8s %8s %8s %9s %11s %9s %8s %5s %11s %9s %9s\n", "recompute", "offload",
               "weights", "grads", "optimizer", "activations", "transient", "total", "fits",
               "step time s", "offload s", "tokens/s");
@@ -165,7 +163,7 @@ int run_plan(const PlanFlags& flags) {
     const PlanRow& r = rows[i];
     bool mixed = i >= plan.size();
     if (mixed) std::printf("mixed: %s\n", recompute_label(r).c_str());
-    double step_tokens = static_cast<double>(rows_per_step) * flags.seq_len;
+    double step_tokens = static_cast<double>(step_rows) * flags.seq_len;
     std::printf("%-19s %-8s %8.1f %8.1f %9.1f %11.1f %9.1f %8.1f %5s %11.2f %9.2f %9.0f%s\n",
                 mixed ? "  mixed" : r.recompute.c_str(), r.offload ? "yes" : "no", gib(r.weights),
                 gib(r.gradients), gib(r.optimizer), gib(r.activations), gib(r.transient),

@@ -121,9 +121,7 @@ TrainConfig resolve(const TrainFlags& flags) {
 // This process's place in a data-parallel run, connected to the other ranks; null when alone.
 std::shared_ptr<ProcessGroup> join_ranks(const TrainConfig& config, const RankInfo& info) {
   if (info.world_size == 1) return nullptr;
-  torch::Device device = parse_device(config.device);
-  if (device.is_cuda()) device = rank_gpu(info.local_rank);
-  return connect_process_group(info, device);
+  return connect_process_group(info, rank_device(parse_device(config.device), info));
 }
 
 int run_rank(const TrainFlags& flags, const TrainConfig& config, const RankInfo& info) {

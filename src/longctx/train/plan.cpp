@@ -199,6 +199,13 @@ std::optional<PlanRow> auto_recompute(const PlanInput& input, uint64_t budget_by
   return best;
 }
 
+uint64_t rows_per_step(uint64_t batch_tokens, uint64_t seq_len, uint64_t micro_batch,
+                       uint64_t ranks) {
+  uint64_t rows = std::max<uint64_t>(1, (batch_tokens + seq_len / 2) / seq_len);
+  const uint64_t granule = micro_batch * ranks;
+  return (rows + granule - 1) / granule * granule;
+}
+
 std::string recompute_label(const PlanRow& row) {
   if (row.recompute_layers == "all") return row.recompute;
   return fmt::format("{} on layers {}, {} on the others", row.recompute, row.recompute_layers,

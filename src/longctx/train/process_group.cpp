@@ -285,7 +285,7 @@ void check_nccl(ncclResult_t result, const char* what) {
 class NcclGroup : public ProcessGroup {
  public:
   NcclGroup(std::unique_ptr<TcpGroup> tcp, torch::Device device)
-      : ProcessGroup(info_of(*tcp)), tcp_(std::move(tcp)), device_(device) {
+      : ProcessGroup(tcp->info()), tcp_(std::move(tcp)), device_(device) {
     ncclUniqueId id{};
     if (rank() == 0) check_nccl(ncclGetUniqueId(&id), "ncclGetUniqueId");
     tcp_->broadcast_from_root(std::as_writable_bytes(std::span(&id, 1)));
@@ -301,8 +301,7 @@ class NcclGroup : public ProcessGroup {
   void all_reduce_sum(const std::vector<torch::Tensor>& tensors) override {
     torch::NoGradGuard no_grad;
     c10::cuda::CUDAGuard guard(device_);
-    c10::cuda::CUDAStream cuda_stream = c10::cuda::getCurrentCUDAStream(device_.index());
-    cudaStream_t stream = cuda_stream.stream();
+    cudaStream_t stream = c10::cuda::getCurrentCUDAStream(device_.index()).stream();
     // The GPU's tensors in one group call.
     check_nccl(ncclGroupStart(), "ncclGroupStart");
     for (const torch::Tensor& t : tensors) {
@@ -313,36 +312,15 @@ class NcclGroup : public ProcessGroup {
                  "ncclAllReduce");
     }
     check_nccl(ncclGroupEnd(), "ncclGroupEnd");
-    // The CPU's (offloaded gradient sums) chunk by chunk, through pinned memory and a GPU
-    // buffer, with asynchronous copies on the stream: the host waits on that stream alone.
-    for (const torch::Tensor& t : tensors) {
-      if (t.is_cuda()) continue;
-      check_tensor(t);
-      const int64_t chunk = int64_t{16} << 20;  // elements: 64 MiB of float32
-      if (!staging_.defined() || staging_.scalar_type() != t.scalar_type()) {
-        staging_ = torch::empty({chunk}, torch::dtype(t.scalar_type()).device(device_));
-        host_staging_ = torch::empty({chunk}, torch::dtype(t.scalar_type()).pinned_memory(true));
-      }
-      torch::Tensor flat = t.view({-1});
-      for (int64_t start = 0; start < t.numel(); start += chunk) {
-        const int64_t n = std::min(chunk, t.numel() - start);
-        torch::Tensor host = host_staging_.narrow(0, 0, n), gpu = staging_.narrow(0, 0, n);
-        host.copy_(flat.narrow(0, start, n));
-        gpu.copy_(host, /*non_blocking=*/true);
-        check_nccl(ncclAllReduce(gpu.data_ptr(), gpu.data_ptr(), static_cast<size_t>(n),
-                                 nccl_type(t), ncclSum, comm_, stream),
-                   "ncclAllReduce");
-        host.copy_(gpu, /*non_blocking=*/true);
-        cuda_stream.synchronize();
-        flat.narrow(0, start, n).copy_(host);
-      }
-    }
+    // Tensors in CPU memory (none of the trainer's: offloaded gradients are summed on the GPU
+    // on their way down) take the TCP path.
+    std::vector<torch::Tensor> on_cpu;
+    for (const torch::Tensor& t : tensors)
+      if (!t.is_cuda()) on_cpu.push_back(t);
+    if (!on_cpu.empty()) tcp_->all_reduce_sum(on_cpu);
   }
 
  private:
-  static RankInfo info_of(const TcpGroup& tcp) {
-    return RankInfo{.rank = tcp.rank(), .world_size = tcp.size(), .local_rank = tcp.local_rank()};
-  }
   static void check_tensor(const torch::Tensor& t) {
     if (!t.is_contiguous() ||
         (t.scalar_type() != torch::kFloat && t.scalar_type() != torch::kBFloat16))
@@ -355,8 +333,6 @@ class NcclGroup : public ProcessGroup {
   std::unique_ptr<TcpGroup> tcp_;
   torch::Device device_;
   ncclComm_t comm_ = nullptr;
-  // The CPU tensors' way through NCCL: pinned host memory, then the GPU.
-  torch::Tensor staging_, host_staging_;
 };
 
 #endif
@@ -401,13 +377,18 @@ void ProcessGroup::check_same(uint64_t value, const std::string& what) {
                 "start every rank with the same settings");
 }
 
-torch::Device rank_gpu(int local_rank) {
+torch::Device rank_device(torch::Device device, const RankInfo& info) {
+  if (info.world_size == 1 || !device.is_cuda()) return device;
+  if (device.has_index())
+    throw Error(fmt::format("--device {} names one GPU, but this run has {} ranks", device.str(),
+                            info.world_size),
+                "use --device cuda: the rank with LOCAL_RANK r trains on cuda:r");
   const int gpus = static_cast<int>(torch::cuda::device_count());
-  if (local_rank < gpus)
-    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(local_rank));
+  if (info.local_rank < gpus)
+    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(info.local_rank));
   if (gpus == 1) return torch::Device(torch::kCUDA, 0);
   throw Error(
-      fmt::format("local rank {} has no GPU: this process sees {} GPU(s)", local_rank, gpus),
+      fmt::format("local rank {} has no GPU: this process sees {} GPU(s)", info.local_rank, gpus),
       "start at most one rank per GPU on each machine");
 }
 

@@ -48,6 +48,7 @@ class ProcessGroup {
   ProcessGroup(const ProcessGroup&) = delete;
   ProcessGroup& operator=(const ProcessGroup&) = delete;
 
+  const RankInfo& info() const { return info_; }
   int rank() const { return info_.rank; }
   int size() const { return info_.world_size; }
   int local_rank() const { return info_.local_rank; }
@@ -68,10 +69,12 @@ class ProcessGroup {
   RankInfo info_;
 };
 
-// The GPU of the rank with this index on its machine: cuda:local_rank, or cuda:0 where the
-// process sees one GPU only (a scheduler that binds one GPU to each task, as srun
-// --gpus-per-task 1 does). Throws Error when neither exists.
-torch::Device rank_gpu(int local_rank);
+// Where a rank trains, given the --device it was started with: that device when it is alone or
+// on the CPU; with several ranks on CUDA, cuda:local_rank, or cuda:0 where the process sees one
+// GPU only (a scheduler that binds one GPU to each task, as srun --gpus-per-task 1 does).
+// Throws Error for a device that names one GPU (cuda:1) with several ranks, and for a local
+// rank with no GPU.
+torch::Device rank_device(torch::Device device, const RankInfo& info);
 
 // True when this build talks NCCL (a CUDA libtorch and nccl.h were found at configure time).
 bool nccl_built();

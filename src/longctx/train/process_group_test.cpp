@@ -179,6 +179,19 @@ TEST(RankInfo, ComesFromTorchrunOrSlurmVariables) {
   }
 }
 
+TEST(RankDevice, OneGpuARankAndNoneNamedByHand) {
+  const RankInfo alone{}, second_of_two{.rank = 1, .world_size = 2, .local_rank = 1};
+  EXPECT_EQ(rank_device(torch::Device("cuda:1"), alone), torch::Device("cuda:1"));
+  EXPECT_EQ(rank_device(torch::kCPU, second_of_two), torch::Device(torch::kCPU));
+  try {
+    rank_device(torch::Device("cuda:1"), second_of_two);
+    FAIL() << "cuda:1 was taken for a rank of two";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--device cuda:1 names one GPU"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(Launch, EachRankGetsItsPlaceAndItsShareOfTheCores) {
   std::vector<std::string> base{"PATH=/bin", "RANK=7", "MASTER_PORT=1", "HOME=/root"};
   std::vector<std::string> env = rank_environment(base, 1, 4, 4321, 32);

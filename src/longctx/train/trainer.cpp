@@ -153,14 +153,7 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options) : state_(std::make_
     s.world = s.group->size();
   }
   s.device = parse_device(config.device);
-  if (s.world > 1 && s.device.is_cuda()) {
-    // One GPU a rank: the rank's local index picks it.
-    if (config.device.find(':') != std::string::npos)
-      throw Error(fmt::format("--device {} names one GPU, but this run has {} ranks", config.device,
-                              s.world),
-                  "use --device cuda: the rank with LOCAL_RANK r trains on cuda:r");
-    s.device = rank_gpu(s.group->local_rank());
-  }
+  if (s.group) s.device = rank_device(s.device, s.group->info());  // one GPU a rank
   s.dtype = config.dtype == "auto" ? default_dtype(s.device) : parse_torch_dtype(config.dtype);
 
   // The run directory: a new run refuses to overwrite one; a resumed run needs a checkpoint.
@@ -212,13 +205,8 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options) : state_(std::make_
   }
 
   // Steps and batches.
-  uint64_t rows = std::max<uint64_t>(
-      1, static_cast<uint64_t>(std::llround(static_cast<double>(config.batch_tokens) /
-                                            static_cast<double>(config.seq_len))));
-  // Whole micro-batches on every rank: 4 rows, micro-batch 1, 3 ranks -> 6 rows a step.
-  const uint64_t granule =
-      static_cast<uint64_t>(config.micro_batch) * static_cast<uint64_t>(s.world);
-  rows = (rows + granule - 1) / granule * granule;
+  const uint64_t rows = longctx::rows_per_step(config.batch_tokens, config.seq_len,
+                                               config.micro_batch, static_cast<uint64_t>(s.world));
   s.rows_per_step = rows;
   s.rows_per_rank = rows / static_cast<uint64_t>(s.world);
   uint64_t step_tokens = rows * config.seq_len;
