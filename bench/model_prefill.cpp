@@ -32,10 +32,10 @@
 #include "longctx/base/text.h"
 #include "longctx/model/attention.h"
 #include "longctx/model/checkpoint.h"
-#include "longctx/model/cuda_allocator.h"
 #include "longctx/model/generation.h"
 #include "longctx/model/presets.h"
 #include "longctx/model/train_ops.h"
+#include "longctx/runtime/cuda_allocator.h"
 
 namespace {
 

@@ -22,10 +22,10 @@
 #include <vector>
 
 #include "longctx/model/checkpoint.h"
-#include "longctx/model/cuda_allocator.h"
-#include "longctx/model/device.h"
 #include "longctx/model/generation.h"
 #include "longctx/model/presets.h"
+#include "longctx/runtime/cuda_allocator.h"
+#include "longctx/runtime/device.h"
 
 int main(int argc, char** argv) {
   longctx::prefer_expandable_segments();  // before anything touches CUDA

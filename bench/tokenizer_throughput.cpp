@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "longctx/base/files.h"
-#include "longctx/data/tokenizer.h"
+#include "longctx/tokenizer/tokenizer.h"
 
 namespace {
 

@@ -37,7 +37,7 @@ import random, sys
 rng = random.Random(7)
 words = "the of and a to in is was he that it his for as with on by at from".split()
 sentences = []
-for i in range(900):
+for i in range(300):
     n = rng.randint(6, 18)
     sentences.append(" ".join(rng.choice(words) for _ in range(n)).capitalize() + ".")
 open(sys.argv[1], "w").write(" ".join(sentences) + "\n")
@@ -109,8 +109,9 @@ run_all() {
   # Wall-clock figures and the absolute paths of this run are not outputs of the computation.
   python3 - <<'PY'
 import json, pathlib, re
+# metrics_bytes: the size of metrics.jsonl, whose timing fields vary in length.
 timing = {"step_time_s", "tokens_per_s", "mfu", "elapsed_s", "seconds", "latency_s",
-          "wall_s", "prefill_s", "decode_s", "time_s"}
+          "wall_s", "prefill_s", "decode_s", "time_s", "metrics_bytes"}
 def strip(o):
     if isinstance(o, dict):
         return {k: strip(v) for k, v in o.items() if k not in timing}
@@ -119,10 +120,15 @@ def strip(o):
     return o
 for p in pathlib.Path(".").rglob("*.jsonl"):
     lines = [json.dumps(strip(json.loads(l)), sort_keys=True) for l in p.read_text().splitlines() if l.strip()]
+    if p.name == "results.jsonl":  # an endpoint's cells finish in any order
+        lines.sort()
     p.write_text("\n".join(lines) + "\n")
+for p in pathlib.Path(".").rglob("trainer_state.json"):
+    p.write_text(json.dumps(strip(json.loads(p.read_text())), indent=1, sort_keys=True))
 for p in list(pathlib.Path(".").glob("*.txt")) + list(pathlib.Path(".").rglob("settings.json")):
     t = p.read_text()
-    t = re.sub(r"[0-9][0-9.,]* ?(tok/s|tokens/s|s elapsed|cells/s|MB/s)", r"# \1", t)
+    t = re.sub(r"[0-9][0-9.,]* ?(tok/s|tokens/s|s elapsed|cells/s|MB/s|MiB/s)", r"# \1", t)
+    t = re.sub(r"; [0-9.]+ s;", "; # s;", t)
     t = re.sub(r"ETA [0-9:]+", "ETA #", t)
     t = re.sub(r"in [0-9.]+ ?(s|ms|min)\b", r"in # \1", t)
     p.write_text(t)

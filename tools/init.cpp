@@ -13,10 +13,10 @@
 
 #include "commands.h"
 #include "longctx/base/error.h"
-#include "longctx/data/tokenizer.h"
 #include "longctx/model/checkpoint.h"
-#include "longctx/model/device.h"
 #include "longctx/model/presets.h"
+#include "longctx/runtime/device.h"
+#include "longctx/tokenizer/tokenizer.h"
 
 namespace longctx {
 

@@ -12,8 +12,8 @@
 #include "commands.h"
 #include "longctx/base/error.h"
 #include "longctx/base/text.h"
-#include "longctx/data/tokenizer.h"
-#include "longctx/mix/packed_dataset.h"
+#include "longctx/dataset/packed_dataset.h"
+#include "longctx/tokenizer/tokenizer.h"
 
 namespace longctx {
 

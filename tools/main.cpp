@@ -7,7 +7,7 @@
 
 #include "commands.h"
 #include "longctx/base/error.h"
-#include "longctx/model/cuda_allocator.h"
+#include "longctx/runtime/cuda_allocator.h"
 
 int main(int argc, char** argv) {
   longctx::prefer_expandable_segments();  // before anything touches CUDA

@@ -1,7 +1,7 @@
 #include "model_flags.h"
 
 #include "longctx/base/error.h"
-#include "longctx/model/device.h"
+#include "longctx/runtime/device.h"
 
 namespace longctx {
 

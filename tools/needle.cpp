@@ -21,9 +21,10 @@
 #include "commands.h"
 #include "longctx/base/error.h"
 #include "longctx/base/files.h"
-#include "longctx/data/tokenizer.h"
+#include "longctx/eval/haystack_corpus.h"
 #include "longctx/eval/needle.h"
 #include "longctx/report/heatmap.h"
+#include "longctx/tokenizer/tokenizer.h"
 #include "model_flags.h"
 #include "needle_backends.h"
 

@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "longctx/data/tokenizer.h"
 #include "longctx/eval/needle.h"
 #include "longctx/eval/openai_client.h"
 #include "longctx/model/checkpoint.h"
+#include "longctx/tokenizer/tokenizer.h"
 
 namespace longctx {
 
@@ -39,14 +39,5 @@ NeedleRunStats run_native_cells(const std::vector<NeedleCell>& cells, const Toke
 // A served model: concurrent requests with retries; a failed cell is recorded with its error.
 void run_endpoint_cells(const std::vector<NeedleCell>& cells, const EndpointOptions& options,
                         int64_t max_new_tokens, const RecordNeedleResult& record);
-
-// The corpus `make corpus` builds: $LONGCTX_CORPUS, else the Makefile's CORPUS
-// ($XDG_CACHE_HOME or ~/.cache, then longctx/default-corpus).
-std::filesystem::path default_corpus();
-
-// Documents of one domain of a corpus, in stream order (files sorted, then lines), joined by
-// blank lines until `limit_bytes`: enough text for 128K tokens, in a fixed order.
-Haystack haystack_from_corpus(const std::filesystem::path& corpus, const std::string& domain,
-                              size_t limit_bytes = size_t{4} << 20);
 
 }  // namespace longctx

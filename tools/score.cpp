@@ -14,8 +14,8 @@
 #include "commands.h"
 #include "longctx/base/error.h"
 #include "longctx/base/files.h"
-#include "longctx/data/tokenizer.h"
 #include "longctx/model/generation.h"
+#include "longctx/tokenizer/tokenizer.h"
 #include "model_flags.h"
 
 namespace longctx {

@@ -17,7 +17,7 @@
 #include "longctx/base/error.h"
 #include "longctx/base/files.h"
 #include "longctx/data/byte_source.h"
-#include "longctx/data/tokenizer.h"
+#include "longctx/tokenizer/tokenizer.h"
 
 namespace longctx {
 

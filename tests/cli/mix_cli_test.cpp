@@ -21,9 +21,9 @@
 #include <sstream>
 
 #include "longctx/base/files.h"
-#include "longctx/data/tokenizer.h"
-#include "longctx/mix/dataset_format.h"
-#include "longctx/mix/packed_dataset.h"
+#include "longctx/dataset/format.h"
+#include "longctx/dataset/packed_dataset.h"
+#include "longctx/tokenizer/tokenizer.h"
 #include "support/fixtures.h"
 #include "support/megatron_reader.h"
 

@@ -10,8 +10,9 @@
 #include <random>
 #include <sstream>
 
-#include "longctx/mix/packed_dataset.h"
+#include "longctx/dataset/packed_dataset.h"
 #include "support/fixtures.h"
+#include "support/sentencepiece_fixture.h"
 
 namespace longctx {
 namespace {

@@ -12,8 +12,8 @@
 #include <random>
 
 #include "longctx/base/files.h"
-#include "longctx/model/safetensors.h"
 #include "support/fixtures.h"
+#include "support/safetensors_reader.h"
 
 namespace longctx {
 namespace {
@@ -177,11 +177,11 @@ TEST(ModelCli, InitAndScoreWithTheLlama2TokenizerModel) {
 
 // The fixture's ids (expected.safetensors "ids", [1, 96] int64) as a file for --ids-file.
 std::vector<int64_t> fixture_ids(const std::string& variant) {
-  SafetensorsFile f = SafetensorsFile::open(kFixtures / variant / "expected.safetensors");
-  const TensorView& view = f.at("ids");
-  EXPECT_EQ(view.dtype, DType::kI64);
-  std::vector<int64_t> ids(static_cast<size_t>(view.numel()));
-  std::memcpy(ids.data(), view.bytes.data(), view.bytes.size());
+  testing::SafetensorsTensor view =
+      testing::read_safetensors_tensor(kFixtures / variant / "expected.safetensors", "ids");
+  EXPECT_EQ(view.dtype, "I64");
+  std::vector<int64_t> ids(view.bytes.size() / sizeof(int64_t));
+  std::memcpy(ids.data(), view.bytes.data(), ids.size() * sizeof(int64_t));
   return ids;
 }
 

@@ -13,6 +13,7 @@
 
 #include "longctx/base/files.h"
 #include "support/fixtures.h"
+#include "support/sentencepiece_fixture.h"
 
 namespace longctx {
 namespace {
@@ -57,6 +58,13 @@ class TrainCli : public ::testing::Test {
   static fs::path model() { return dir_->path() / "model"; }
   static fs::path run(const std::string& name) { return dir_->path() / name; }
   // The flags every run here shares: 2 rows of 128 tokens per step on the CPU.
+  // A shell command that waits (up to 120 s) until a run has written its config.json, which
+  // every rank does only after installing its signal handlers, and then one more second, so a
+  // signal finds a run in its steps however loaded the machine is (a fixed sleep did not).
+  static std::string wait_until_training(const fs::path& run_dir) {
+    return fmt::format("for i in $(seq 600); do [ -f {} ] && break; sleep 0.2; done; sleep 1",
+                       (run_dir / "config.json").string());
+  }
   static std::string base(const std::string& out) {
     return fmt::format(
         "train --model {} --data {} --out {} --batch-tokens 256 --lr 1e-3 "
@@ -147,10 +155,10 @@ TEST_F(TrainCli, LayersMixRecomputeModesAndResumeMayReplaceTheMix) {
 
 TEST_F(TrainCli, SigtermCheckpointsAndTheRunResumes) {
   // A preempted job: SIGTERM ends the step in progress, writes a checkpoint and exits 130.
-  CommandResult r = testing::run_command(fmt::format(
-      "{} {} --steps 1000000 >/dev/null 2>&1 & pid=$!; sleep 3; kill -TERM $pid; wait $pid; "
-      "echo exit=$?",
-      LONGCTX_BINARY, base("preempted")));
+  CommandResult r = testing::run_command(
+      fmt::format("{} {} --steps 1000000 >/dev/null 2>&1 & pid=$!; {}; kill -TERM $pid; "
+                  "wait $pid; echo exit=$?",
+                  LONGCTX_BINARY, base("preempted"), wait_until_training(run("preempted"))));
   ASSERT_NE(r.out.find("exit=130"), std::string::npos) << r.out << r.err;
   std::string latest = read_file(run("preempted") / "checkpoints" / "latest");
   uint64_t step = std::stoull(latest.substr(5));
@@ -183,9 +191,10 @@ TEST_F(TrainCli, TwoRanksOnThisMachineTrainLikeOneProcess) {
   // SIGTERM to the launcher reaches each rank once: they stop at the same step, rank 0
   // writes the checkpoint, and the run resumes, again on two ranks.
   CommandResult stopped = testing::run_command(
-      fmt::format("{} {} --steps 1000000 --nproc-per-node 2 >/dev/null 2>&1 & pid=$!; sleep 4; "
+      fmt::format("{} {} --steps 1000000 --nproc-per-node 2 >/dev/null 2>&1 & pid=$!; {}; "
                   "kill -TERM $pid; wait $pid; echo exit=$?",
-                  LONGCTX_BINARY, base("ranks-preempted")));
+                  LONGCTX_BINARY, base("ranks-preempted"),
+                  wait_until_training(run("ranks-preempted"))));
   ASSERT_NE(stopped.out.find("exit=130"), std::string::npos) << stopped.out << stopped.err;
   std::string latest = read_file(run("ranks-preempted") / "checkpoints" / "latest");
   uint64_t step = std::stoull(latest.substr(5));

@@ -1,11 +1,11 @@
 // Test fixtures: temporary directories that clean up after themselves, JSON-lines records,
 // compression with the reference libraries (libzstd, zlib) so that readers are tested on
-// streams they did not write themselves, and a tiny SentencePiece BPE model trained with the
-// reference trainer.
+// streams they did not write themselves. The tiny SentencePiece model trained with the reference
+// trainer is in sentencepiece_fixture.h (its library links libsentencepiece, which no binary
+// that links libtorch may).
 //
 //   TempDir dir;
 //   write_file(dir.path() / "a.jsonl.zst", zstd_compress(jsonl_record("hi", "RedPajamaC4")));
-//   std::filesystem::path model = train_sentencepiece_bpe(dir.path());
 #pragma once
 
 #include <cstdint>
@@ -55,19 +55,5 @@ inline CommandResult run_longctx(const std::string& args) {
   return run_command(std::string(LONGCTX_BINARY) + " " + args);
 }
 #endif
-
-// Lines of words of 1-4 syllables drawn with a fixed seed; '<', '/', '>' and a few non-ASCII
-// characters appear so that they are in the vocabulary.
-std::string sentencepiece_training_text();
-
-// Trains a BPE model of 200 pieces on sentencepiece_training_text() into `dir` (files
-// train.txt, tiny.model, tiny.vocab); returns the .model path. Normalization is identity (as
-// Llama-2's; the default nmt_nfkc rules are not supported by our reader), other flags are the
-// trainer's defaults (remove_extra_whitespaces, add_dummy_prefix on, no byte fallback).
-// `extra_flags` (e.g. "--bos_id=-1") come first and so override these: the trainer keeps the
-// first value of a flag given twice. Throws std::runtime_error, with the trainer's log,
-// when training fails.
-std::filesystem::path train_sentencepiece_bpe(const std::filesystem::path& dir,
-                                              const std::string& extra_flags = "");
 
 }  // namespace longctx::testing

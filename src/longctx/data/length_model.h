@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-#include "longctx/data/tokenizer.h"
+#include "longctx/tokenizer/tokenizer.h"
 
 namespace longctx {
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "support/fixtures.h"
+#include "support/sentencepiece_fixture.h"
 
 namespace longctx {
 namespace {

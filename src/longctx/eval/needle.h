@@ -23,7 +23,7 @@
 #include <utility>
 #include <vector>
 
-#include "longctx/data/tokenizer.h"
+#include "longctx/tokenizer/tokenizer.h"
 
 namespace longctx {
 

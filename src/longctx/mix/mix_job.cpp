@@ -15,10 +15,11 @@
 #include "longctx/base/error.h"
 #include "longctx/base/files.h"
 #include "longctx/base/text.h"
-#include "longctx/mix/dataset_writer.h"
+#include "longctx/dataset/packed_dataset.h"
+#include "longctx/dataset/writer.h"
 #include "longctx/mix/mix_phases.h"
-#include "longctx/mix/packed_dataset.h"
 #include "longctx/mix/packer.h"
+#include "longctx/tokenizer/fingerprint.h"
 
 namespace longctx {
 
@@ -135,25 +136,6 @@ TokenType token_type_for(const Tokenizer& tokenizer) {
 }
 
 }  // namespace
-
-std::string tokenizer_fingerprint(const Tokenizer& tokenizer) {
-  static constexpr std::string_view kProbe =
-      "The quick brown fox jumps over the lazy dog. 1234567890 \t\n  Ünïcödé 中文 العربية "
-      "🙂 "
-      "def f(x):\n    return x ** 2  # comment\n</s> <s> <|endoftext|>";
-  uint64_t h = 1469598103934665603ull;  // FNV-1a over the ids and the vocabulary size
-  auto mix = [&](uint64_t v) {
-    for (int i = 0; i < 8; ++i) {
-      h ^= (v >> (8 * i)) & 0xff;
-      h *= 1099511628211ull;
-    }
-  };
-  for (int32_t id : tokenizer.encode(kProbe)) mix(static_cast<uint32_t>(id));
-  mix(tokenizer.vocab_size());
-  mix(static_cast<uint32_t>(tokenizer.bos_id()));
-  mix(static_cast<uint32_t>(tokenizer.eos_id()));
-  return fmt::format("{:016x}", h);
-}
 
 MixOutcome run_mix(const MixJob& job) {
   const SelectionSettings& settings = job.selection;

@@ -24,8 +24,8 @@
 #include "longctx/data/corpus_files.h"
 #include "longctx/data/corpus_reader.h"
 #include "longctx/data/length_model.h"
-#include "longctx/data/tokenizer.h"
 #include "longctx/mix/selector.h"
+#include "longctx/tokenizer/tokenizer.h"
 
 namespace longctx {
 
@@ -62,9 +62,5 @@ struct MixOutcome {
 // Throws Error for bad settings, unusable inputs, a domain without a share, an output
 // directory that holds something else, or a resume whose settings differ.
 MixOutcome run_mix(const MixJob& job);
-
-// A fingerprint of what a tokenizer does: a hash of its ids on a fixed probe text and its
-// vocabulary size. Two files of the same tokenizer (tokenizer.json, .model) agree.
-std::string tokenizer_fingerprint(const Tokenizer& tokenizer);
 
 }  // namespace longctx

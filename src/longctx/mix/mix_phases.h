@@ -11,7 +11,7 @@
 
 #include "longctx/data/corpus_profile.h"
 #include "longctx/data/input_issues.h"
-#include "longctx/mix/dataset_writer.h"
+#include "longctx/dataset/writer.h"
 #include "longctx/mix/mix_job.h"
 #include "longctx/report/figure2.h"
 

@@ -2,7 +2,7 @@
 
 #include "longctx/base/files.h"
 #include "longctx/base/text.h"
-#include "longctx/mix/dataset_format.h"
+#include "longctx/dataset/format.h"
 #include "longctx/mix/mix_phases.h"
 #include "longctx/report/table.h"
 

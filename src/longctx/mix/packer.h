@@ -14,16 +14,11 @@
 #include <span>
 #include <vector>
 
-#include "longctx/mix/dataset_format.h"
+#include "longctx/dataset/format.h"
+#include "longctx/dataset/writer.h"
 #include "longctx/mix/selector.h"
 
 namespace longctx {
-
-class RowSink {
- public:
-  virtual ~RowSink() = default;
-  virtual void write_row(std::span<const int32_t> tokens, std::span<const SpanRecord> spans) = 0;
-};
 
 struct PackerSettings {
   uint32_t seq_len = 81920;

@@ -17,10 +17,10 @@
 #include "longctx/model/attention.h"
 #include "longctx/model/checkpoint.h"
 #include "longctx/model/llama.h"
-#include "longctx/model/model_test_support.h"
 #include "longctx/model/presets.h"
 #include "longctx/model/torch_compat.h"
 #include "longctx/model/train_ops.h"
+#include "support/model_test_support.h"
 
 namespace longctx {
 namespace {

@@ -9,7 +9,7 @@
 #include <cmath>
 #include <limits>
 
-#include "longctx/model/model_test_support.h"
+#include "support/model_test_support.h"
 
 namespace longctx {
 namespace {

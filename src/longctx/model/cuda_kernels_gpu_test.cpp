@@ -8,8 +8,8 @@
 
 #include <string>
 
-#include "longctx/model/model_test_support.h"
 #include "longctx/model/train_ops.h"
+#include "support/model_test_support.h"
 
 namespace longctx {
 namespace {

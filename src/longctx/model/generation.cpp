@@ -9,7 +9,7 @@
 #include <map>
 
 #include "longctx/base/error.h"
-#include "longctx/model/device.h"
+#include "longctx/runtime/device.h"
 
 #ifdef LONGCTX_HAVE_CUDA
 #include <ATen/cuda/CUDAGraph.h>

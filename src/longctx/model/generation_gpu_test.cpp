@@ -7,10 +7,10 @@
 #include <cstdio>
 
 #include "longctx/model/checkpoint.h"
-#include "longctx/model/device.h"
 #include "longctx/model/generation.h"
-#include "longctx/model/model_test_support.h"
 #include "longctx/model/presets.h"
+#include "longctx/runtime/device.h"
+#include "support/model_test_support.h"
 
 namespace longctx {
 namespace {

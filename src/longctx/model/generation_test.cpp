@@ -9,9 +9,9 @@
 
 #include "longctx/base/error.h"
 #include "longctx/model/checkpoint.h"
-#include "longctx/model/model_test_support.h"
 #include "longctx/model/presets.h"
 #include "longctx/model/torch_compat.h"
+#include "support/model_test_support.h"
 
 namespace longctx {
 namespace {

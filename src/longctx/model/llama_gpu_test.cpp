@@ -7,8 +7,8 @@
 
 #include "longctx/model/checkpoint.h"
 #include "longctx/model/llama.h"
-#include "longctx/model/model_test_support.h"
 #include "longctx/model/safetensors.h"
+#include "support/model_test_support.h"
 
 namespace longctx {
 namespace {

@@ -13,10 +13,10 @@
 
 #include "longctx/base/error.h"
 #include "longctx/model/checkpoint.h"
-#include "longctx/model/model_test_support.h"
 #include "longctx/model/presets.h"
 #include "longctx/model/safetensors.h"
-#include "longctx/model/scratch_dir.h"
+#include "support/model_test_support.h"
+#include "support/scratch_dir.h"
 
 namespace longctx {
 namespace {

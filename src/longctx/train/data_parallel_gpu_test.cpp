@@ -6,7 +6,7 @@
 
 #include "longctx/train/process_group.h"
 #include "longctx/train/trainer.h"
-#include "longctx/train/trainer_test_support.h"
+#include "support/trainer_test_support.h"
 
 namespace longctx {
 namespace {

@@ -10,7 +10,7 @@
 
 #include "longctx/base/error.h"
 #include "longctx/train/launch.h"
-#include "longctx/train/trainer_test_support.h"
+#include "support/trainer_test_support.h"
 
 namespace longctx {
 namespace {

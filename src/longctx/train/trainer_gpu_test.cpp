@@ -8,12 +8,12 @@
 #include <cmath>
 #include <cstdio>
 
-#include "longctx/model/device.h"
 #include "longctx/model/train_ops.h"
+#include "longctx/runtime/device.h"
 #include "longctx/train/adamw.h"
 #include "longctx/train/plan.h"
 #include "longctx/train/trainer.h"
-#include "longctx/train/trainer_test_support.h"
+#include "support/trainer_test_support.h"
 
 namespace longctx {
 namespace {

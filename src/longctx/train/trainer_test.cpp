@@ -16,13 +16,13 @@
 
 #include "longctx/base/error.h"
 #include "longctx/base/files.h"
-#include "longctx/mix/dataset_format.h"
+#include "longctx/dataset/format.h"
 #include "longctx/model/checkpoint.h"
 #include "longctx/model/presets.h"
 #include "longctx/train/adamw.h"
 #include "longctx/train/plan.h"
 #include "longctx/train/train_config.h"
-#include "longctx/train/trainer_test_support.h"
+#include "support/trainer_test_support.h"
 
 namespace longctx {
 namespace {

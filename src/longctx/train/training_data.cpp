@@ -7,8 +7,8 @@
 #include <utility>
 
 #include "longctx/base/error.h"
-#include "longctx/mix/packed_dataset.h"
-#include "longctx/train/megatron_dataset.h"
+#include "longctx/dataset/megatron_dataset.h"
+#include "longctx/dataset/packed_dataset.h"
 
 namespace longctx {
 

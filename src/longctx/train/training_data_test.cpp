@@ -13,8 +13,8 @@
 
 #include "longctx/base/error.h"
 #include "longctx/base/files.h"
-#include "longctx/mix/dataset_format.h"
-#include "longctx/mix/dataset_writer.h"
+#include "longctx/dataset/format.h"
+#include "longctx/dataset/writer.h"
 #include "support/fixtures.h"
 
 namespace longctx {
