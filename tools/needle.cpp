@@ -13,7 +13,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -66,21 +65,6 @@ NeedleSettings settings_from(const NeedleFlags& f) {
   s.seed = f.seed;
   s.validate();
   return s;
-}
-
-// One result per cell: a cell run again (after a failure) counts with its latest line.
-std::vector<NeedleResult> latest_per_cell(std::vector<NeedleResult> results) {
-  std::map<std::pair<int64_t, double>, size_t> index;
-  std::vector<NeedleResult> out;
-  for (NeedleResult& r : results) {
-    auto [it, fresh] = index.emplace(std::pair(r.length, r.depth), out.size());
-    if (fresh) {
-      out.push_back(std::move(r));
-    } else {
-      out[it->second] = std::move(r);
-    }
-  }
-  return out;
 }
 
 std::vector<HeatmapPanel> panels_from(const std::vector<std::string>& inputs,
