@@ -13,9 +13,11 @@ packages=(
   # model and trainer: libtorch (CPU), with the threaded OpenBLAS it needs to be fast (without
   # it libtorch falls back to the reference BLAS, ~17x slower)
   libtorch-dev libopenblas0-pthread
-  # evaluation: HTTP client for served models, PNG heatmaps; cpp-httplib serves the tests' fake
+  # evaluation: HTTP client for served models; cpp-httplib serves the tests' fake
   # OpenAI-compatible endpoint
-  libcurl4-openssl-dev libpng-dev libcpp-httplib-dev
+  libcurl4-openssl-dev libcpp-httplib-dev
+  # report: figures rasterised to PNG (librsvg, with cairo)
+  librsvg2-dev
   # tests and benchmarks
   libgtest-dev zstd gzip sentencepiece python3 python3-sentencepiece
   # the default corpus is assembled from Debian packages with dpkg-deb and xz

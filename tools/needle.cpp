@@ -23,6 +23,7 @@
 #include "longctx/data/tokenizer.h"
 #include "longctx/eval/needle.h"
 #include "longctx/report/heatmap.h"
+#include "longctx/report/raster.h"
 #include "model_flags.h"
 #include "needle_backends.h"
 
@@ -87,12 +88,11 @@ std::vector<HeatmapPanel> panels_from(const std::vector<std::string>& inputs,
 
 void write_heatmaps(const std::vector<HeatmapPanel>& panels, const fs::path& svg_path,
                     int columns) {
-  write_file_atomic(svg_path, heatmap_svg(panels, columns));
-  std::vector<uint8_t> png = heatmap_png(panels, columns);
+  std::string svg = heatmap_svg(panels, columns);
+  write_file_atomic(svg_path, svg);
   fs::path png_path = svg_path;
   png_path.replace_extension(".png");
-  write_file_atomic(png_path,
-                    std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
+  write_file_atomic(png_path, svg_to_png(svg, kFigurePngScale));
 }
 
 // --haystack files, else the --haystack-domain documents of --haystack-corpus (default: the
