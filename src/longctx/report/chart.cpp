@@ -49,7 +49,7 @@ std::string_view chart_color(size_t series) {
   return kChartPalette[series % kChartPalette.size()];
 }
 
-std::vector<double> nice_ticks(double lo, double hi, int intervals) {
+std::vector<double> nice_ticks(double lo, double hi, int intervals, double min_step) {
   if (intervals < 1) throw Error(fmt::format("nice_ticks: {} intervals; expected >= 1", intervals));
   if (!std::isfinite(lo) || !std::isfinite(hi)) {
     throw Error(fmt::format("nice_ticks: range [{}, {}] is not finite", lo, hi));
@@ -67,7 +67,7 @@ std::vector<double> nice_ticks(double lo, double hi, int intervals) {
   double step = 10 * magnitude;
   int first = 0, last = 0;
   for (double m : {1.0, 2.0, 5.0, 10.0}) {
-    step = m * magnitude;
+    step = std::max(m * magnitude, min_step);
     // A tiny tolerance so that 0.6 / 0.1 = 5.999... still counts as 6.
     first = static_cast<int>(std::floor(lo / step + 1e-9));
     last = static_cast<int>(std::ceil(hi / step - 1e-9));

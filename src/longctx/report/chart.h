@@ -25,9 +25,11 @@ std::string_view chart_color(size_t series);
 // the last >= hi, with at most `intervals` steps between them (Error when intervals < 1 or a
 // bound is not finite). When lo == hi the range is widened by 10% of |lo| on each side (to
 // [0, 1] when lo is 0).
+// Steps below `min_step` are not used (1 for whole numbers such as training steps).
 //   nice_ticks(0, 0.534) -> 0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6
 //   nice_ticks(2.31, 2.87) -> 2.3, 2.4, ..., 2.9
-std::vector<double> nice_ticks(double lo, double hi, int intervals = 6);
+//   nice_ticks(1, 3, 6, 1) -> 1, 2, 3   (not 1, 1.5, 2, 2.5, 3)
+std::vector<double> nice_ticks(double lo, double hi, int intervals = 6, double min_step = 0);
 
 // How tick values read:
 //   kNumber      "0.5", "12", "1500"      as many decimals as the step needs

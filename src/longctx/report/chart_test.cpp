@@ -20,6 +20,8 @@ TEST(NiceTicks, CoverTheRangeInStepsOfOneTwoOrFive) {
   expect_ticks(nice_ticks(2.31, 2.87), {2.3, 2.4, 2.5, 2.6, 2.7, 2.8, 2.9});
   expect_ticks(nice_ticks(0, 768), {0, 200, 400, 600, 800});
   expect_ticks(nice_ticks(1, 3, 6), {1, 1.5, 2, 2.5, 3});
+  expect_ticks(nice_ticks(1, 3, 6, 1), {1, 2, 3});  // whole steps only
+  expect_ticks(nice_ticks(1, 1, 6, 1), {0, 1, 2});
   expect_ticks(nice_ticks(0, 0.6), {0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6});  // 0.6 is a tick itself
   expect_ticks(nice_ticks(-3, 7, 5), {-5, 0, 5, 10});  // steps of 2 would need 6 intervals
   // A constant is widened by 10% each way; zero becomes [0, 1].

@@ -47,7 +47,7 @@ std::string line_chart_svg(const LineChart& chart) {
   double x_lo = 0, x_hi = 0, y_lo = 0, y_hi = 0;
   bounds(chart, x_lo, x_hi, y_lo, y_hi);
   if (chart.y_from_zero) y_lo = std::min(y_lo, 0.0);
-  const std::vector<double> x_ticks = nice_ticks(x_lo, x_hi, 6);
+  const std::vector<double> x_ticks = nice_ticks(x_lo, x_hi, 6, chart.x_whole ? 1 : 0);
   const std::vector<double> y_ticks = nice_ticks(y_lo, y_hi, 5);
   const double x0 = x_ticks.front(), x1 = x_ticks.back(), y0 = y_ticks.front(), y1 = y_ticks.back();
   const double x_step = x_ticks[1] - x_ticks[0], y_step = y_ticks[1] - y_ticks[0];

@@ -31,6 +31,7 @@ struct LineChart {
   std::string title, x_label, y_label;
   TickFormat x_format = TickFormat::kNumber, y_format = TickFormat::kNumber;
   bool y_from_zero = false;  // the y axis starts at 0 (rates, learning rates)
+  bool x_whole = false;      // x values are whole numbers (steps): ticks at least 1 apart
   std::vector<LineSeries> series;
 };
 

@@ -72,6 +72,15 @@ TEST(LineChart, ASinglePointIsADotAndManyPointsHaveNone) {
   EXPECT_EQ(testing::count_of(svg, "<circle"), 1u);
   EXPECT_NE(svg.find(">0</text>"), std::string::npos);  // y from zero
   EXPECT_NE(svg.find(">2e-5</text>"), std::string::npos);
+  // x_whole: a 3-step run has ticks at whole steps only.
+  LineChart steps = one;
+  steps.x_whole = true;
+  steps.series[0].points = {{1, 1e-3}, {2, 1e-3}, {3, 1e-3}};
+  std::string steps_svg = line_chart_svg(steps);
+  EXPECT_NE(steps_svg.find(">2</text>"), std::string::npos);
+  EXPECT_EQ(steps_svg.find(">1.5</text>"), std::string::npos);
+  steps.x_whole = false;
+  EXPECT_NE(line_chart_svg(steps).find(">1.5</text>"), std::string::npos);
 
   LineChart many = one;
   many.series[0].points.clear();

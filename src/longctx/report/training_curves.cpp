@@ -64,6 +64,7 @@ LineChart throughput_chart(std::span<const NamedSteps> runs) {
           .x_format = TickFormat::kCount,
           .y_format = TickFormat::kCount,
           .y_from_zero = true,
+          .x_whole = true,
           .series = per_run(runs, false, [](const TrainStep& s) { return s.tokens_per_s; })};
 }
 
@@ -74,6 +75,7 @@ LineChart learning_rate_chart(std::span<const NamedSteps> runs) {
           .x_format = TickFormat::kCount,
           .y_format = TickFormat::kScientific,
           .y_from_zero = true,
+          .x_whole = true,
           .series = per_run(runs, false, [](const TrainStep& s) { return s.lr; })};
 }
 

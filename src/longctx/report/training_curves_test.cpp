@@ -43,6 +43,7 @@ TEST(TrainingCurves, ThroughputAndLearningRateAgainstSteps) {
   LineChart rate = throughput_chart(runs);
   EXPECT_EQ(rate.series[0].points[3], (std::pair<double, double>{4, 400}));
   EXPECT_TRUE(rate.y_from_zero);
+  EXPECT_TRUE(rate.x_whole);  // steps: no tick at step 1.5
   LineChart lr = learning_rate_chart(runs);
   EXPECT_EQ(lr.series[0].points[0], (std::pair<double, double>{1, 1e-3}));
   EXPECT_EQ(lr.y_format, TickFormat::kScientific);
