@@ -27,8 +27,8 @@ namespace longctx {
 
 struct ReportOptions {
   std::string title = "longctx report";
-  // The dashed line of every needle heatmap; when unset, each run's own training length if
-  // the report finds it (needle_train_length()), else no line.
+  // The dashed line of every needle heatmap (tokens); when unset, each run's own training
+  // length if the report finds it (needle_train_length()), else no line.
   std::optional<int64_t> train_length;
 };
 
