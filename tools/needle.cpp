@@ -13,7 +13,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -24,6 +23,7 @@
 #include "longctx/eval/haystack_corpus.h"
 #include "longctx/eval/needle.h"
 #include "longctx/report/heatmap.h"
+#include "longctx/report/raster.h"
 #include "longctx/tokenizer/tokenizer.h"
 #include "model_flags.h"
 #include "needle_backends.h"
@@ -69,21 +69,6 @@ NeedleSettings settings_from(const NeedleFlags& f) {
   return s;
 }
 
-// One result per cell: a cell run again (after a failure) counts with its latest line.
-std::vector<NeedleResult> latest_per_cell(std::vector<NeedleResult> results) {
-  std::map<std::pair<int64_t, double>, size_t> index;
-  std::vector<NeedleResult> out;
-  for (NeedleResult& r : results) {
-    auto [it, fresh] = index.emplace(std::pair(r.length, r.depth), out.size());
-    if (fresh) {
-      out.push_back(std::move(r));
-    } else {
-      out[it->second] = std::move(r);
-    }
-  }
-  return out;
-}
-
 std::vector<HeatmapPanel> panels_from(const std::vector<std::string>& inputs,
                                       const std::vector<std::string>& titles, NeedleScorer scorer,
                                       std::optional<int64_t> train_len) {
@@ -104,12 +89,16 @@ std::vector<HeatmapPanel> panels_from(const std::vector<std::string>& inputs,
 
 void write_heatmaps(const std::vector<HeatmapPanel>& panels, const fs::path& svg_path,
                     int columns) {
-  write_file_atomic(svg_path, heatmap_svg(panels, columns));
-  std::vector<uint8_t> png = heatmap_png(panels, columns);
+  std::string svg = heatmap_svg(panels, columns);
+  write_file_atomic(svg_path, svg);
   fs::path png_path = svg_path;
   png_path.replace_extension(".png");
-  write_file_atomic(png_path,
-                    std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
+  if (png_rasterisation_available()) {
+    write_file_atomic(png_path, svg_to_png(svg, kFigurePngScale));
+  } else {
+    std::fprintf(stderr, "needle: %s not written: this build has no librsvg (the SVG is there)\n",
+                 png_path.string().c_str());
+  }
 }
 
 // --haystack files, else the --haystack-domain documents of --haystack-corpus (default: the

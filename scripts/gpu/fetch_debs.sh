@@ -17,8 +17,8 @@ packages=(
   # data subsystem
   libsimdjson-dev libsimdjson14 libicu-dev libicu72 libzstd-dev zlib1g-dev nlohmann-json3-dev
   libfmt-dev libcli11-dev libtomlplusplus-dev libxxhash-dev
-  # eval (HTTP client), report (PNG)
-  libcurl4-openssl-dev libpng-dev libpng16-16
+  # eval (HTTP client)
+  libcurl4-openssl-dev
   # tests: GoogleTest, the fake OpenAI server, the SentencePiece reference
   libgtest-dev libcpp-httplib-dev libcpp-httplib0.11 libsentencepiece-dev libsentencepiece0
   libbrotli-dev libssl-dev

@@ -9,10 +9,12 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <regex>
 
 #include "longctx/base/files.h"
 #include "support/fake_openai_server.h"
 #include "support/fixtures.h"
+#include "support/png_reader.h"
 
 namespace longctx {
 namespace {
@@ -71,6 +73,20 @@ TEST(NeedleCli, EndpointGridScoresAndResume) {
   std::string svg = read_file(out / "heatmap.svg");
   EXPECT_NE(svg.find("fake, acc"), std::string::npos);
   EXPECT_NE(svg.find("stroke-dasharray"), std::string::npos);  // --train-len 600
+  // heatmap.png is the SVG rasterised at twice its size, text included: the title's dark glyph
+  // pixels lie in the band above the grid (the old PNG writer drew no text).
+  std::smatch size;
+  ASSERT_TRUE(std::regex_search(svg, size, std::regex("width=\"([0-9]+)\" height=\"([0-9]+)\"")));
+  testing::RgbImage png = testing::decode_png(read_file(out / "heatmap.png"));
+  EXPECT_EQ(png.width, 2 * std::stoi(size[1].str()));
+  EXPECT_EQ(png.height, 2 * std::stoi(size[2].str()));
+  size_t dark = 0;
+  for (int y = 0; y < 2 * 28; ++y)
+    for (int x = 0; x < png.width; ++x) {
+      testing::Rgb c = png.at(x, y);
+      dark += c[0] < 100 && c[1] < 100 && c[2] < 100;
+    }
+  EXPECT_GT(dark, 50u);
 
   // A rerun skips finished cells: the server sees no new request.
   int before = server.requests();

@@ -204,6 +204,11 @@ std::vector<NeedleResult> read_results(const std::filesystem::path& path,
                                        BadLines bad_lines = BadLines::kThrow,
                                        std::vector<std::string>* skipped = nullptr);
 
+// One result per (length, depth) cell, in the order cells first appear; a cell that appears
+// again (run again after a failure) keeps its latest line, as every reader of results.jsonl
+// must: [(1000,0) failed, (1000,50), (1000,0) ok] -> [(1000,0) ok, (1000,50)].
+std::vector<NeedleResult> latest_per_cell(std::vector<NeedleResult> results);
+
 // Mean of the scorer over all results x 100 (cells with an error count as 0), the paper's
 // "acc". Throws Error when `results` is empty.
 double acc(std::span<const NeedleResult> results, NeedleScorer scorer);

@@ -198,6 +198,20 @@ std::vector<NeedleResult> read_results(const std::filesystem::path& path, BadLin
   return results;
 }
 
+std::vector<NeedleResult> latest_per_cell(std::vector<NeedleResult> results) {
+  std::map<std::pair<int64_t, double>, size_t> index;
+  std::vector<NeedleResult> out;
+  for (NeedleResult& r : results) {
+    auto [it, fresh] = index.emplace(std::pair(r.length, r.depth), out.size());
+    if (fresh) {
+      out.push_back(std::move(r));
+    } else {
+      out[it->second] = std::move(r);
+    }
+  }
+  return out;
+}
+
 double acc(std::span<const NeedleResult> results, NeedleScorer scorer) {
   if (results.empty()) throw Error("needle acc: no results to average");
   double sum = 0;

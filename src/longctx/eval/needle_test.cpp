@@ -316,5 +316,20 @@ TEST(NeedleResults, JsonRoundTripAndAcc) {
   EXPECT_EQ(error_of([] { acc({}, NeedleScorer::kPaper); }), "needle acc: no results to average");
 }
 
+TEST(NeedleResults, LatestPerCellKeepsTheLastLineOfACellInFirstOrder) {
+  std::vector<NeedleResult> lines = {{.length = 1000, .depth = 0, .error = "timeout"},
+                                     {.length = 1000, .depth = 50, .response = "a"},
+                                     {.length = 2000, .depth = 0, .response = "b"},
+                                     {.length = 1000, .depth = 0, .response = "again"}};
+  std::vector<NeedleResult> cells = latest_per_cell(lines);
+  ASSERT_EQ(cells.size(), 3u);
+  EXPECT_EQ(cells[0].length, 1000);
+  EXPECT_EQ(cells[0].depth, 0);
+  EXPECT_EQ(cells[0].response, "again");
+  EXPECT_EQ(cells[0].error, "");
+  EXPECT_EQ(cells[1].response, "a");
+  EXPECT_EQ(cells[2].response, "b");
+}
+
 }  // namespace
 }  // namespace longctx

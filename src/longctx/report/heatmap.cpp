@@ -1,7 +1,6 @@
 #include "longctx/report/heatmap.h"
 
 #include <fmt/format.h>
-#include <png.h>
 
 #include <algorithm>
 #include <cmath>
@@ -147,6 +146,7 @@ HeatmapLayout heatmap_layout(std::span<const HeatmapPanel> panels, int columns) 
 std::string heatmap_svg(std::span<const HeatmapPanel> panels, int columns) {
   const HeatmapLayout layout = heatmap_layout(panels, columns);
   Svg svg(layout.width, layout.height);
+  svg.set_crisp_edges();  // no seams between cells in a scaled-down figure
   for (size_t k = 0; k < panels.size(); ++k) {
     const HeatmapPanelLayout& p = layout.panels[k];
     const size_t n_len = p.lengths.size();
@@ -198,62 +198,6 @@ std::string heatmap_svg(std::span<const HeatmapPanel> panels, int columns) {
   svg.text(layout.bar_x + layout.bar_w / 2.0, layout.bar_y - 8, "Score",
            {.size = 10, .anchor = "middle"});
   return svg.str();
-}
-
-std::vector<uint8_t> heatmap_png(std::span<const HeatmapPanel> panels, int columns) {
-  const HeatmapLayout layout = heatmap_layout(panels, columns);
-  const int w = layout.width, h = layout.height;
-  std::vector<uint8_t> pixels(static_cast<size_t>(w) * h * 3, 0xFF);  // [h, w, RGB], white
-  auto fill = [&](int x0, int y0, int x1, int y1, std::array<uint8_t, 3> c) {
-    for (int y = std::max(y0, 0); y < std::min(y1, h); ++y) {
-      for (int x = std::max(x0, 0); x < std::min(x1, w); ++x) {
-        uint8_t* px = &pixels[(static_cast<size_t>(y) * w + x) * 3];
-        px[0] = c[0], px[1] = c[1], px[2] = c[2];
-      }
-    }
-  };
-  for (const HeatmapPanelLayout& p : layout.panels) {
-    const size_t n_len = p.lengths.size();
-    for (size_t row = 0; row < p.depths.size(); ++row) {
-      for (size_t col = 0; col < n_len; ++col) {
-        double score = p.scores[row * n_len + col];
-        if (std::isnan(score)) continue;
-        int x0 = p.grid_x + static_cast<int>(col) * p.cell_w;
-        int y0 = p.grid_y + static_cast<int>(row) * p.cell_h;
-        fill(x0, y0, x0 + p.cell_w, y0 + p.cell_h, heatmap_color(score));
-      }
-    }
-    if (p.train_x) {
-      // Two pixels wide, centred on the line: columns round(x) - 1 and round(x).
-      int x = p.grid_x + static_cast<int>(std::lround(*p.train_x));
-      for (int y = 0; y < p.grid_height(); y += kHeatmapDashPeriod) {
-        int y0 = p.grid_y + y;
-        fill(x - 1, y0, x + 1, std::min(y0 + kHeatmapDashOn, p.grid_y + p.grid_height()),
-             {0xFF, 0xFF, 0xFF});
-      }
-    }
-  }
-  for (int y = 0; y < layout.bar_h; ++y) {
-    double score = 1.0 - (y + 0.5) / layout.bar_h;
-    fill(layout.bar_x, layout.bar_y + y, layout.bar_x + layout.bar_w, layout.bar_y + y + 1,
-         heatmap_color(score));
-  }
-
-  png_image image{};
-  image.version = PNG_IMAGE_VERSION;
-  image.width = static_cast<png_uint_32>(w);
-  image.height = static_cast<png_uint_32>(h);
-  image.format = PNG_FORMAT_RGB;
-  png_alloc_size_t size = 0;
-  if (!png_image_write_to_memory(&image, nullptr, &size, 0, pixels.data(), 0, nullptr)) {
-    throw Error(fmt::format("heatmap: libpng could not size the PNG: {}", image.message));
-  }
-  std::vector<uint8_t> out(size);
-  if (!png_image_write_to_memory(&image, out.data(), &size, 0, pixels.data(), 0, nullptr)) {
-    throw Error(fmt::format("heatmap: libpng could not write the PNG: {}", image.message));
-  }
-  out.resize(size);
-  return out;
 }
 
 }  // namespace longctx

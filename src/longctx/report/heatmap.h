@@ -1,13 +1,15 @@
-// The needle-in-a-haystack heatmap (Figure 1 of Fu et al. 2024), as SVG and as an RGB PNG.
-// Each panel has context length on x (one column per distinct length, ascending), depth percent
-// on y (one row per distinct depth, 0% at the top), cells coloured red -> yellow -> green by
-// score, a white dashed line at the training length, and the title on top; a colour bar sits on
-// the right of the figure. Both renderers share one pixel layout (heatmap_layout), so a cell
-// drawn at (x, y, w, h) in the SVG is the same block of pixels in the PNG.
+// The needle-in-a-haystack heatmap (Figure 1 of Fu et al. 2024) as SVG. Each panel has
+// context length on x (one column per distinct length, ascending), depth percent on y (one row
+// per distinct depth, 0% at the top), cells coloured red -> yellow -> green by score, a white
+// dashed line at the training length, and the title on top; a colour bar sits on the right of
+// the figure. Cells lie on whole pixels (heatmap_layout), so the PNG that svg_to_png()
+// (raster.h) draws at scale 1 has each cell as a solid block of its colour.
 //
 //   HeatmapPanel panel{.title = "Llama-2-7B-80K, acc 88.0", .train_length = 80000};
 //   for (const NeedleResult& r : results) panel.cells.push_back({r.length, r.depth, r.score});
-//   write_file_atomic("needle.svg", heatmap_svg({&panel, 1}));
+//   std::string svg = heatmap_svg({&panel, 1});
+//   write_file_atomic("needle.svg", svg);
+//   write_file_atomic("needle.png", svg_to_png(svg, 2));
 #pragma once
 
 #include <array>
@@ -55,16 +57,12 @@ HeatmapLayout heatmap_layout(std::span<const HeatmapPanel> panels, int columns =
 
 std::string heatmap_svg(std::span<const HeatmapPanel> panels, int columns = 0);
 
-// The same layout rasterised without text: cells, dashed line and colour bar. Each cell is a
-// solid block of exactly heatmap_color(score); the dashed line is white pixels.
-std::vector<uint8_t> heatmap_png(std::span<const HeatmapPanel> panels, int columns = 0);
-
 // The colormap: red #F0496E (0) -> yellow #EBB839 (0.5) -> green #0CD79F (1), linear in RGB,
 // score clamped to [0, 1], channels rounded to nearest.
 std::array<uint8_t, 3> heatmap_color(double score);
 
-// Pixel columns of the dashed line at train_x: two pixels wide, dashes of kHeatmapDashOn
-// pixels every kHeatmapDashPeriod, starting at the grid top. The SVG uses the same pattern.
+// The dashed line at train_x: two pixels wide, dashes of kHeatmapDashOn pixels every
+// kHeatmapDashPeriod, starting at the grid top.
 inline constexpr int kHeatmapDashOn = 6;
 inline constexpr int kHeatmapDashPeriod = 10;
 

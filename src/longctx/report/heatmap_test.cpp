@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <png.h>
 
 #include <array>
 #include <cmath>
@@ -10,6 +9,8 @@
 #include <vector>
 
 #include "longctx/base/error.h"
+#include "longctx/report/raster.h"
+#include "support/png_reader.h"
 
 namespace longctx {
 namespace {
@@ -27,30 +28,21 @@ HeatmapPanel small_panel() {
   return panel;
 }
 
-struct Image {
-  int width = 0, height = 0;
-  std::vector<uint8_t> rgb;  // [height, width, 3]
-  Rgb at(int x, int y) const {
-    const uint8_t* p = &rgb[(static_cast<size_t>(y) * width + x) * 3];
-    return {p[0], p[1], p[2]};
-  }
-};
+using testing::RgbImage;
 
-Image decode_png(const std::vector<uint8_t>& png) {
-  png_image image{};
-  image.version = PNG_IMAGE_VERSION;
-  if (!png_image_begin_read_from_memory(&image, png.data(), png.size())) {
-    ADD_FAILURE() << "png_image_begin_read_from_memory: " << image.message;
-    return {};
-  }
-  image.format = PNG_FORMAT_RGB;
-  Image out{static_cast<int>(image.width), static_cast<int>(image.height), {}};
-  out.rgb.resize(PNG_IMAGE_SIZE(image));
-  if (!png_image_finish_read(&image, nullptr, out.rgb.data(), 0, nullptr)) {
-    ADD_FAILURE() << "png_image_finish_read: " << image.message;
-    return {};
-  }
-  return out;
+// The heatmap as librsvg draws its SVG, decoded by the tests' own PNG reader.
+RgbImage raster(std::span<const HeatmapPanel> panels, double scale = 1) {
+  return testing::decode_png(svg_to_png(heatmap_svg(panels), scale));
+}
+
+// Whether any pixel of the box [x0, x1) x [y0, y1) is dark (text is drawn in #222222).
+bool has_dark_pixels(const RgbImage& image, int x0, int y0, int x1, int y1) {
+  for (int y = y0; y < y1; ++y)
+    for (int x = x0; x < x1; ++x) {
+      Rgb c = image.at(x, y);
+      if (c[0] < 128 && c[1] < 128 && c[2] < 128) return true;
+    }
+  return false;
 }
 
 size_t count(const std::string& text, const std::string& needle) {
@@ -153,11 +145,12 @@ TEST(HeatmapSvg, TrainLinePresentOnlyInsideTheRange) {
   EXPECT_NE(heatmap_svg({&panel, 1}).find("<line x1=\"396.50\""), std::string::npos);
 }
 
-TEST(HeatmapPng, CellsAreSolidHeatmapColors) {
+TEST(HeatmapRaster, CellsAreSolidHeatmapColors) {
+  if (!png_rasterisation_available()) GTEST_SKIP() << "this build has no librsvg";
   HeatmapPanel panel = small_panel();
   panel.train_length.reset();  // the dashed line is checked below
   HeatmapLayout layout = heatmap_layout({&panel, 1});
-  Image image = decode_png(heatmap_png({&panel, 1}));
+  RgbImage image = raster({&panel, 1});
   // One panel of 64 + 3*133 + 16 wide plus the colour bar (16 + 16 + 40); 32 + 240 + 48 high.
   EXPECT_EQ(image.width, 64 + 399 + 16 + 72);
   EXPECT_EQ(image.height, 32 + 240 + 48);
@@ -176,10 +169,48 @@ TEST(HeatmapPng, CellsAreSolidHeatmapColors) {
   EXPECT_EQ(image.at(p.grid_x - 1, p.grid_y), (Rgb{255, 255, 255}));  // background outside
 }
 
-TEST(HeatmapPng, DashedTrainLineIsWhite) {
+TEST(HeatmapRaster, KeepsTitleTicksAndColourBar) {
+  if (!png_rasterisation_available()) GTEST_SKIP() << "this build has no librsvg";
   HeatmapPanel panel = small_panel();
   HeatmapLayout layout = heatmap_layout({&panel, 1});
-  Image image = decode_png(heatmap_png({&panel, 1}));
+  RgbImage image = raster({&panel, 1});
+  const HeatmapPanelLayout& p = layout.panels[0];
+  // The title sits in the 32 pixels above the grid, the length ticks and "Token Limit" below
+  // it, the depth ticks and "Depth Percent" to its left: text pixels in each band, none in
+  // the blank strip between the grid's right edge and the colour bar.
+  EXPECT_TRUE(has_dark_pixels(image, p.grid_x, 0, p.grid_x + p.grid_width(), p.grid_y));
+  EXPECT_TRUE(has_dark_pixels(image, p.grid_x, p.grid_y + p.grid_height(),
+                              p.grid_x + p.grid_width(), layout.height));
+  EXPECT_TRUE(has_dark_pixels(image, 0, p.grid_y, p.grid_x, p.grid_y + p.grid_height()));
+  EXPECT_FALSE(has_dark_pixels(image, p.grid_x + p.grid_width() + 2, p.grid_y, layout.bar_x - 2,
+                               p.grid_y + p.grid_height()));
+  // The colour bar: green at its top, red at its bottom, its labels to the right.
+  EXPECT_EQ(image.at(layout.bar_x + layout.bar_w / 2, layout.bar_y + 1), heatmap_color(0.99));
+  EXPECT_EQ(image.at(layout.bar_x + layout.bar_w / 2, layout.bar_y + layout.bar_h - 2),
+            heatmap_color(0.01));
+  EXPECT_TRUE(has_dark_pixels(image, layout.bar_x + layout.bar_w, layout.bar_y - 4, layout.width,
+                              layout.bar_y + layout.bar_h + 4));
+}
+
+TEST(HeatmapRaster, ScaleTwoDoublesEverySide) {
+  if (!png_rasterisation_available()) GTEST_SKIP() << "this build has no librsvg";
+  HeatmapPanel panel = small_panel();
+  HeatmapLayout layout = heatmap_layout({&panel, 1});
+  RgbImage image = raster({&panel, 1}, 2);
+  EXPECT_EQ(image.width, 2 * layout.width);
+  EXPECT_EQ(image.height, 2 * layout.height);
+  const HeatmapPanelLayout& p = layout.panels[0];
+  // Cell (length 4000, depth 50) scores 1.0: its centre, in doubled coordinates.
+  EXPECT_EQ(
+      image.at(2 * (p.grid_x + 2 * p.cell_w + p.cell_w / 2), 2 * (p.grid_y + p.cell_h * 3 / 2)),
+      heatmap_color(1.0));
+}
+
+TEST(HeatmapRaster, DashedTrainLineIsWhite) {
+  if (!png_rasterisation_available()) GTEST_SKIP() << "this build has no librsvg";
+  HeatmapPanel panel = small_panel();
+  HeatmapLayout layout = heatmap_layout({&panel, 1});
+  RgbImage image = raster({&panel, 1});
   const HeatmapPanelLayout& p = layout.panels[0];
   const int x = p.grid_x + 266;  // pixels 329 and 330 form the line
   const Rgb white{255, 255, 255};
@@ -195,12 +226,13 @@ TEST(HeatmapPng, DashedTrainLineIsWhite) {
   EXPECT_EQ(image.at(x + 1, p.grid_y), heatmap_color(0.4));  // only two pixels wide
 
   panel.train_length.reset();
-  Image plain = decode_png(heatmap_png({&panel, 1}));
+  RgbImage plain = raster({&panel, 1});
   EXPECT_EQ(plain.at(x - 1, p.grid_y), heatmap_color(0.2));
   EXPECT_EQ(plain.at(x, p.grid_y), heatmap_color(0.4));
 }
 
 TEST(HeatmapMultiPanel, TwoPanelsSideBySide) {
+  if (!png_rasterisation_available()) GTEST_SKIP() << "this build has no librsvg";
   HeatmapPanel a = small_panel();
   HeatmapPanel b{.title = "LongChat-v1.5-7B-32K, acc 18.0",
                  .cells = {{1000, 0, 1.0}, {8000, 0, 0.5}, {1000, 100, 0.25}, {8000, 100, 0.0}},
@@ -220,7 +252,7 @@ TEST(HeatmapMultiPanel, TwoPanelsSideBySide) {
   EXPECT_NE(svg.find("length 8000, depth 100%: score 0.000"), std::string::npos);
   EXPECT_EQ(count(svg, "<line"), 1u);  // only panel a has a training length
 
-  Image image = decode_png(heatmap_png(panels));
+  RgbImage image = raster(panels);
   EXPECT_EQ(image.width, layout.width);
   EXPECT_EQ(image.height, layout.height);
   const HeatmapPanelLayout& p = layout.panels[1];
@@ -240,7 +272,7 @@ TEST(HeatmapMultiPanel, TwoPanelsSideBySide) {
 TEST(HeatmapErrors, RejectsEmptyInput) {
   EXPECT_THROW(heatmap_svg({}), Error);
   HeatmapPanel empty{.title = "empty", .cells = {}, .train_length = std::nullopt};
-  EXPECT_THROW(heatmap_png({&empty, 1}), Error);
+  EXPECT_THROW(heatmap_svg({&empty, 1}), Error);
   HeatmapPanel nan_score{.title = "nan", .cells = {{1000, 0, NAN}}, .train_length = std::nullopt};
   EXPECT_THROW(heatmap_svg({&nan_score, 1}), Error);
   HeatmapPanel ok = small_panel();

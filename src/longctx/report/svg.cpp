@@ -22,7 +22,11 @@ std::string xml_escape(std::string_view text) {
         out += "&quot;";
         break;
       default:
-        out += c;
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+          out += "\xEF\xBF\xBD";
+        } else {
+          out += c;
+        }
     }
   }
   return out;
@@ -68,12 +72,33 @@ void Svg::text(double x, double y, std::string_view content, const TextStyle& st
       x, y, style.size, style.anchor, style.weight, style.color, transform, xml_escape(content));
 }
 
+void Svg::polyline(std::span<const std::pair<double, double>> points, std::string_view stroke,
+                   double stroke_width, std::string_view title) {
+  std::string coords;
+  for (const auto& [x, y] : points) {
+    if (!coords.empty()) coords += ' ';
+    coords += fmt::format("{:.2f},{:.2f}", x, y);
+  }
+  body_ += fmt::format(
+      "<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"{}\" "
+      "stroke-linejoin=\"round\" stroke-linecap=\"round\"",
+      coords, stroke, stroke_width);
+  body_ +=
+      title.empty() ? "/>\n" : fmt::format("><title>{}</title></polyline>\n", xml_escape(title));
+}
+
+void Svg::circle(double cx, double cy, double r, std::string_view fill, std::string_view title) {
+  body_ += fmt::format("<circle cx=\"{:.2f}\" cy=\"{:.2f}\" r=\"{}\" fill=\"{}\"", cx, cy, r, fill);
+  body_ += title.empty() ? "/>\n" : fmt::format("><title>{}</title></circle>\n", xml_escape(title));
+}
+
 std::string Svg::str() const {
   return fmt::format(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" "
-      "viewBox=\"0 0 {} {}\" font-family=\"Helvetica, Arial, sans-serif\">\n{}"
+      "viewBox=\"0 0 {} {}\" font-family=\"sans-serif\"{}>\n{}"
       "</svg>\n",
-      width_, height_, width_, height_, body_);
+      width_, height_, width_, height_, crisp_edges_ ? " shape-rendering=\"crispEdges\"" : "",
+      body_);
 }
 
 }  // namespace longctx

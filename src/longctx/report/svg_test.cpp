@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace longctx {
 namespace {
@@ -10,7 +12,7 @@ namespace {
 const std::string kOpen =
     "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"640\" height=\"400\" viewBox=\"0 0 640 "
     "400\" "
-    "font-family=\"Helvetica, Arial, sans-serif\">\n"
+    "font-family=\"sans-serif\">\n"
     "<rect x=\"0\" y=\"0\" width=\"640\" height=\"400\" fill=\"#ffffff\"/>\n";
 
 TEST(XmlEscape, EscapesMarkupCharacters) {
@@ -19,6 +21,11 @@ TEST(XmlEscape, EscapesMarkupCharacters) {
   EXPECT_EQ(xml_escape("</svg><script>"), "&lt;/svg&gt;&lt;script&gt;");
   EXPECT_EQ(xml_escape("plain text, caf\xc3\xa9 'quoted'"), "plain text, caf\xc3\xa9 'quoted'");
   EXPECT_EQ(xml_escape(""), "");
+  // XML forbids most control characters even as references: they become U+FFFD.
+  EXPECT_EQ(xml_escape("a\x01"
+                       "b\tc\nd"),
+            "a\xEF\xBF\xBD"
+            "b\tc\nd");
 }
 
 TEST(Svg, EmptyDocument) {
@@ -62,6 +69,35 @@ TEST(Svg, TextIsEscapedAndStyled) {
                            "<text x=\"7.00\" y=\"8.00\" font-size=\"16\" text-anchor=\"middle\" "
                            "font-weight=\"bold\" fill=\"#555555\" transform=\"rotate(-90 7.00 "
                            "8.00)\">Title</text>\n"
+                           "</svg>\n");
+}
+
+TEST(Svg, CrispEdgesOnTheRoot) {
+  Svg svg(640, 400);
+  svg.set_crisp_edges();
+  EXPECT_EQ(
+      svg.str().rfind("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"640\" height=\"400\" "
+                      "viewBox=\"0 0 640 400\" font-family=\"sans-serif\" "
+                      "shape-rendering=\"crispEdges\">\n",
+                      0),
+      0u);
+}
+
+TEST(Svg, PolylineAndCircle) {
+  Svg svg(640, 400);
+  std::vector<std::pair<double, double>> points = {{1, 2}, {3.5, 4.25}};
+  svg.polyline(points, "#3B6FB6");
+  svg.polyline(points, "#000000", 2, "loss < 1");
+  svg.circle(5, 6, 2.5, "#F0496E", "a & b");
+  EXPECT_EQ(svg.str(), kOpen +
+                           "<polyline points=\"1.00,2.00 3.50,4.25\" fill=\"none\" "
+                           "stroke=\"#3B6FB6\" stroke-width=\"1.5\" stroke-linejoin=\"round\" "
+                           "stroke-linecap=\"round\"/>\n"
+                           "<polyline points=\"1.00,2.00 3.50,4.25\" fill=\"none\" "
+                           "stroke=\"#000000\" stroke-width=\"2\" stroke-linejoin=\"round\" "
+                           "stroke-linecap=\"round\"><title>loss &lt; 1</title></polyline>\n"
+                           "<circle cx=\"5.00\" cy=\"6.00\" r=\"2.5\" fill=\"#F0496E\">"
+                           "<title>a &amp; b</title></circle>\n"
                            "</svg>\n");
 }
 
