@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the scripts/gpu/*_checks.sh scripts: the GPU machine's build. It configures
 # base/ + model/ + train/ (LONGCTX_MODEL_ONLY: no tokenizers there) against the libtorch inside
 # PyTorch, and builds the given targets, or all of them. The log goes to $OUT/build.log, the
