@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 22's figures in one call on one GPU (an H200; about 5 minutes of GPU time): ours beside
+# Issue 22's figures in one call on one GPU (an H200; about 5-7 minutes of GPU time): ours beside
 # HF transformers at the peer's best and at the peer's memory, every figure with its MFU
 # convention, the GPU and the date.
 #
