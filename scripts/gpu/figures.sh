@@ -15,6 +15,8 @@
 #
 #   run (the tree already built, e.g. by scripts/gpu/build_gpu.sh into build-gpu/):
 #     OUT=/tmp/figures bash scripts/gpu/figures.sh
+#   or build the two benchmarks first, in the same call (a few minutes more; adds build.log):
+#     BUILD_FIRST=1 bash scripts/gpu/figures.sh
 #
 # Writes under $OUT (5 files): gpu.txt (nvidia-smi, torch/transformers/CUDA versions, the
 # commit), train.jsonl and prefill.jsonl (the JSON lines of both sides, bench/README.md),
@@ -22,7 +24,8 @@
 # Env: BUILD (build-gpu), PEER_PY (python3: the Python with torch and transformers), SHAPE
 # (tinyllama-1.1b), TRAIN_LENGTHS (8192,32768,65536), PREFILL_LENGTHS (8192,32768,131072),
 # STEPS (3), REPEATS (3: timed prefills, median), PREFILL_CHUNK (8192; 0: no chunked runs),
-# PEAK_TFLOPS (unset: the GPU's by its name).
+# PEAK_TFLOPS (unset: the GPU's by its name), BUILD_FIRST=1 (gpu_build of build_gpu.sh into
+# build-gpu/ before measuring).
 # Stops at the first step that fails, with its exit status (scripts/gpu/steps.sh); a
 # configuration that runs out of memory or does not fit is a result, recorded as such.
 set -euo pipefail
@@ -46,6 +49,11 @@ prefill=$OUT/prefill.jsonl
 : > "$log"
 : > "$train"
 : > "$prefill"
+if [ "${BUILD_FIRST:-0}" = 1 ]; then
+  source scripts/gpu/build_gpu.sh
+  BUILD=build-gpu
+  step "$log" gpu_build longctx_bench_train longctx_bench_prefill
+fi
 for binary in longctx_bench_train longctx_bench_prefill; do
   if [ ! -x "$BUILD/bench/$binary" ]; then
     echo "figures: no $BUILD/bench/$binary; build first (scripts/gpu/build_gpu.sh)" | tee -a "$log" >&2
