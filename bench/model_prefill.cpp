@@ -12,10 +12,15 @@
 // `generate` prefills, logits of the last position only; the last layer computes only keys
 // and values at the other positions, LlamaForCausalLM::prefill), then
 // --decode greedy steps through Generator (CUDA graphs). Prints a table and
-// JSON lines. Fraction of peak, RECIPE.md section 5, forward only: 2*N + 2*L*T*d FLOPs per token
-// (one third of the training count 6*N + 6*L*T*d), T = the prompt length, causal attention; peak
-// 989 TFLOP/s dense bf16 (H100/H200 SXM). A prompt longer than the prefill attention block
-// (attention.h; LONGCTX_PREFILL_ATTENTION_BLOCK, 0 for one call) runs its attention in blocks.
+// JSON lines (bench/README.md, "JSON lines"). MFU counts the FLOPs as executed
+// (executed_prefill_flops in model/llama.h): every layer's matmuls where they run (the last
+// layer's q/o/MLP at the kept position only unless --all-positions), causal attention 4 H D
+// per query-key pair, the LM head at the one position whose logits are taken; over the dense
+// bf16 peak of the GPU by its name (base/device_peaks.h) or --peak-tflops, "unknown" (null)
+// otherwise. The JSON also gives the old figure by RECIPE.md section 5's forward count, 2N +
+// 2LTd per token, as "recipe_fraction_of_peak". A prompt longer than the prefill attention
+// block (attention.h; LONGCTX_PREFILL_ATTENTION_BLOCK, 0 for one call) runs its attention in
+// blocks.
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <fmt/format.h>
 #include <torch/torch.h>
@@ -28,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_json.h"
 #include "kineto_trace.h"
 #include "longctx/base/text.h"
 #include "longctx/model/attention.h"
@@ -51,7 +57,8 @@ int main(int argc, char** argv) {
   longctx::prefer_expandable_segments();  // before anything touches CUDA
   std::string shape_name = "tinyllama-1.1b", lengths_text = "8192,32768,131072", json_path, profile;
   int64_t decode_steps = 64, repeats = 3, chunk = 0;
-  bool all_positions = false;  // forward_hidden: the last layer's output at every position
+  bool all_positions = false;        // forward_hidden: the last layer's output at every position
+  std::optional<double> given_peak;  // --peak-tflops
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     if (flag == "--shape")
@@ -68,6 +75,8 @@ int main(int argc, char** argv) {
       all_positions = std::stoll(argv[i + 1]) != 0;
     else if (flag == "--profile")
       profile = argv[i + 1];
+    else if (flag == "--peak-tflops")
+      given_peak = std::stod(argv[i + 1]);
     else if (flag == "--json")
       json_path = argv[i + 1];
     else {
@@ -91,6 +100,11 @@ int main(int argc, char** argv) {
   model->fuse_projections();  // as load_model does for inference
   model->eval();
   double n = static_cast<double>(longctx::matmul_parameters(config));
+  const std::optional<double> peak = longctx::bench::peak_tflops(device, given_peak);
+  std::printf("GPU: %s; MFU: forward FLOPs as executed over %s\n",
+              longctx::device_name(device).c_str(),
+              peak ? fmt::format("{:g} TFLOP/s dense bf16", *peak).c_str()
+                   : "an unknown peak (give --peak-tflops)");
   std::ofstream json;
   if (!json_path.empty()) json.open(json_path, std::ios::app);
   std::printf("fused CUDA kernels: %s\n", longctx::fused_kernels_enabled() ? "on" : "off");
@@ -106,7 +120,7 @@ int main(int argc, char** argv) {
   if (chunk > 0) std::printf("prefill in chunks of %lld tokens\n", static_cast<long long>(chunk));
   // first s: the untimed first prefill, with cuDNN's plan building for new shapes.
   std::printf(
-      "| shape | tokens | prefill tokens/s | fraction of peak | peak GiB | decode tokens/s | "
+      "| shape | tokens | prefill tokens/s | MFU (executed fwd) | peak GiB | decode tokens/s | "
       "first s |\n");
   std::printf("|---|---:|---:|---:|---:|---:|---:|\n");
   torch::NoGradGuard no_grad;
@@ -117,6 +131,19 @@ int main(int argc, char** argv) {
     c10::cuda::CUDACachingAllocator::emptyCache();
     c10::cuda::CUDACachingAllocator::resetPeakStats(0);
     double prefill_s = 0, first_s = 0, peak_gib = 0;
+    // FLOPs as executed (llama.h): chunks keep nothing but the last, which keeps one position
+    // (every position with --all-positions); the head runs at the last position.
+    double executed = 0;
+    int64_t step_tokens = chunk > 0 ? chunk : t;
+    for (int64_t start = 0; start < t; start += step_tokens) {
+      int64_t length = std::min(step_tokens, t - start);
+      bool last_chunk = start + length == t;
+      executed += longctx::executed_prefill_flops(config, start, start + length,
+                                                  all_positions ? length
+                                                  : last_chunk  ? 1
+                                                                : 0,
+                                                  last_chunk ? 1 : 0);
+    }
     {
       longctx::KvCache cache(config, 1, t, device, torch::kBFloat16);
       std::vector<double> times;
@@ -165,27 +192,45 @@ int main(int argc, char** argv) {
     }
     c10::cuda::CUDACachingAllocator::emptyCache();
     double tps = static_cast<double>(t) / prefill_s;
-    double flops_per_token = 2 * n + 2.0 * config.num_hidden_layers * t * config.hidden_size;
-    double fraction = tps * flops_per_token / 989e12;
+    std::optional<double> mfu;
+    if (peak) mfu = executed / prefill_s / (*peak * 1e12);
+    // RECIPE.md section 5's forward count (every layer and the head at every position), as the
+    // earlier tables gave it.
+    double recipe_flops_per_token = 2 * n + 2.0 * config.num_hidden_layers * t * config.hidden_size;
+    std::optional<double> recipe_fraction;
+    if (peak) recipe_fraction = tps * recipe_flops_per_token / (*peak * 1e12);
     double decode_tps = decoded > 0 ? decoded / decode_s : 0;
-    std::printf("| %s | %lld | %.0f | %.1f%% | %.1f | %.1f | %.2f |\n", shape_name.c_str(),
-                static_cast<long long>(t), tps, 100 * fraction, peak_gib, decode_tps, first_s);
+    std::printf("| %s | %lld | %.0f | %s | %.1f | %.1f | %.2f |\n", shape_name.c_str(),
+                static_cast<long long>(t), tps,
+                mfu ? fmt::format("{:.1f}%", 100 * *mfu).c_str() : "unknown", peak_gib, decode_tps,
+                first_s);
     std::fflush(stdout);
     if (json.is_open()) {
-      json << nlohmann::json{{"impl", "longctx"},
-                             {"shape", shape_name},
-                             {"tokens", t},
-                             {"fused_kernels", longctx::fused_kernels_enabled()},
-                             {"attention_block", block},
-                             {"chunk_tokens", chunk > 0 ? chunk : t},
-                             {"last_layer_every_position", all_positions},
-                             {"first_prefill_s", first_s},
-                             {"prefill_tokens_per_s", tps},
-                             {"fraction_of_peak", fraction},
-                             {"peak_gib", peak_gib},
-                             {"decode_tokens_per_s", decode_tps}}
-                  .dump()
-           << "\n";
+      std::string label = chunk > 0 ? fmt::format("chunks of {}", chunk) : "one pass";
+      if (all_positions) label += ", last layer at every position";
+      nlohmann::json line = longctx::bench::run_facts(device);
+      line.update(
+          nlohmann::json{{"bench", "prefill"},
+                         {"impl", "longctx"},
+                         {"config", label},
+                         {"shape", shape_name},
+                         {"tokens", t},
+                         {"status", "ok"},
+                         {"fused_kernels", longctx::fused_kernels_enabled()},
+                         {"attention_block", block},
+                         {"chunk_tokens", chunk > 0 ? chunk : t},
+                         {"last_layer_every_position", all_positions},
+                         {"first_prefill_s", first_s},
+                         {"tokens_per_s", tps},
+                         {"executed_flops", executed},
+                         {"mfu", longctx::bench::or_null(mfu)},
+                         {"mfu_convention", "executed-forward"},
+                         {"recipe_fraction_of_peak", longctx::bench::or_null(recipe_fraction)},
+                         {"peak_tflops", longctx::bench::or_null(peak)},
+                         {"peak_gib", peak_gib},
+                         {"decode_tokens_per_s", decode_tps}});
+      json << line.dump() << "\n";
+      json.flush();
     }
   }
   return 0;

@@ -7,14 +7,23 @@
 //   longctx_bench_train --shape tinyllama-1.1b --lengths 8192,32768,65536 --steps 4
 //       --recompute auto --json out.jsonl [--profile trace.json] [--mlp-chunk N]   (one line)
 //   longctx_bench_train --lengths 32768 --gpus 2
+//   longctx_bench_train --lengths 32768 --budget-gib 30.4   (the recompute that fits 30.4 GiB)
 //
 // For each length: a random-weight model directory (bf16, transformers' init) and a Megatron
 // dataset of random tokens in a scratch directory, then a Trainer (trainer.h) exactly as the
 // CLI builds it: bf16 compute, fp32 masters and fused AdamW, chunked loss, the memory plan's
 // recompute choice. The first step warms up; the table reports the median of the others.
-// MFU: RECIPE.md section 5, 6*N + 6*L*T*d FLOPs per token (causal), 989 TFLOP/s dense bf16.
-// --max tries 64K, 128K, 256K (one step each) until one fails; --budget-gib 1000 skips the
-// plan's refusal so the GPU itself says what fits.
+// MFU: RECIPE.md section 5, 6*N + 6*L*T*d FLOPs per token (causal), over the dense bf16 peak
+// of the GPU by its name (base/device_peaks.h: 989 TFLOP/s for H100/H200 SXM) or
+// --peak-tflops; "unknown" (null in JSON) for a GPU outside the table.
+// --budget-gib B: the plan's budget (default: the memory free at the start), so --recompute
+// auto takes the fastest option that fits B, and the line reports the peak it reached: ours at
+// a peer's memory. --max tries 64K, 128K, 256K (one step each) until one fails; --budget-gib
+// 1000 skips the plan's refusal so the GPU itself says what fits.
+//
+// Each length gives one JSON line (bench/README.md, "JSON lines"): status "ok",
+// "out_of_memory", "does_not_fit" (the plan refused the budget) or "error". Exit status 1 when
+// any length ended in "error" (a fault, not a measurement), 2 for bad flags.
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <fmt/format.h>
 #include <torch/torch.h>
@@ -28,6 +37,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_json.h"
 #include "kineto_trace.h"
 #include "longctx/base/error.h"
 #include "longctx/base/text.h"
@@ -57,16 +67,17 @@ void write_random_dataset(const fs::path& prefix, uint64_t rows, uint64_t row_le
 }
 
 struct Result {
-  bool ok = false;
+  std::string status = "error";  // ok | out_of_memory | does_not_fit | error
   std::string error;
-  double tokens_per_second = 0, mfu = 0, peak_gib = 0, predicted_gib = 0;
+  double tokens_per_second = 0, peak_gib = 0, predicted_gib = 0;
+  std::optional<double> mfu;  // unset: the peak is unknown
   std::string recompute;
 };
 
 Result measure(const fs::path& scratch, const fs::path& model_dir, const longctx::ModelConfig& c,
                uint32_t t, int steps, int rows, const std::string& recompute, bool offload,
-               double budget_gib, const std::string& profile, uint32_t mlp_chunk,
-               const std::shared_ptr<longctx::ProcessGroup>& group) {
+               double budget_gib, std::optional<double> peak_tflops, const std::string& profile,
+               uint32_t mlp_chunk, const std::shared_ptr<longctx::ProcessGroup>& group) {
   // Rank 0 (or the only process) writes the data and reports; every rank's metrics are the
   // whole step's (tokens/s over all GPUs, MFU per GPU, the fullest GPU's peak).
   const bool speaker = !group || group->rank() == 0;
@@ -92,6 +103,7 @@ Result measure(const fs::path& scratch, const fs::path& model_dir, const longctx
   config.eval_every = 0;
   config.gpu_memory_gib = budget_gib;
   config.mlp_chunk = mlp_chunk;
+  config.peak_tflops = peak_tflops;
   try {
     auto t0 = std::chrono::steady_clock::now();
     longctx::Trainer trainer(config, {.note =
@@ -115,20 +127,23 @@ Result measure(const fs::path& scratch, const fs::path& model_dir, const longctx
       if (tracing) longctx::bench::save_trace(profile);
       if (s == 0 && steps > 1) continue;  // warm-up
       tps.push_back(m.tokens_per_second);
-      mfu.push_back(m.mfu);
+      if (m.mfu) mfu.push_back(*m.mfu);
       peak.push_back(m.peak_memory_gib);
     }
     std::sort(tps.begin(), tps.end());
     std::sort(mfu.begin(), mfu.end());
     r.tokens_per_second = tps[tps.size() / 2];
-    r.mfu = mfu[mfu.size() / 2];
+    if (!mfu.empty()) r.mfu = mfu[mfu.size() / 2];
     r.peak_gib = *std::max_element(peak.begin(), peak.end());
     r.predicted_gib = static_cast<double>(trainer.plan().total) / (1 << 30);
-    r.ok = true;
+    r.status = "ok";
   } catch (const std::exception& e) {
     // A rank that fails leaves the others waiting in NCCL: it exits, and the launcher ends
     // them. Alone, the table notes the failure and goes on.
     if (group) throw;
+    r.status = dynamic_cast<const longctx::DoesNotFit*>(&e) != nullptr     ? "does_not_fit"
+               : dynamic_cast<const c10::OutOfMemoryError*>(&e) != nullptr ? "out_of_memory"
+                                                                           : "error";
     r.error = e.what();
     r.error = r.error.substr(0, r.error.find('\n'));
   }
@@ -151,6 +166,7 @@ int main(int argc, char** argv) {
   int steps = 4, rows = 0, gpus = 1;  // rows: per step over every GPU (0: one per GPU)
   bool find_max = false, offload = false;
   double budget_gib = 0;  // 0: the device's memory; large: skip the plan, find out by running
+  std::optional<double> given_peak;  // --peak-tflops
   uint32_t mlp_chunk = longctx::TrainConfig{}.mlp_chunk;
   std::string profile;
   for (int i = 1; i < argc; ++i) {
@@ -180,6 +196,8 @@ int main(int argc, char** argv) {
       profile = value();
     else if (flag == "--gpus")
       gpus = std::stoi(value());
+    else if (flag == "--peak-tflops")
+      given_peak = std::stod(value());
     else {
       std::fprintf(stderr, "longctx_bench_train: unknown flag %s\n", flag.c_str());
       return 2;
@@ -234,7 +252,13 @@ int main(int argc, char** argv) {
         "%d GPUs, one process each, data parallel (NCCL: %s); tokens/s over all GPUs, "
         "MFU per GPU\n",
         gpus, longctx::nccl_built() ? "yes" : "no, TCP");
-  std::printf("| shape | tokens | recompute | tokens/s | MFU | peak GiB | plan GiB |\n");
+  const torch::Device device(torch::kCUDA, 0);  // a host's GPUs are of one kind here
+  const std::optional<double> peak = longctx::bench::peak_tflops(device, given_peak);
+  std::printf("GPU: %s; MFU: 6N + 6LTd per token (RECIPE.md section 5) over %s\n",
+              longctx::device_name(device).c_str(),
+              peak ? fmt::format("{:g} TFLOP/s dense bf16", *peak).c_str()
+                   : "an unknown peak (give --peak-tflops)");
+  std::printf("| shape | tokens | recompute | tokens/s | MFU (6N+6LTd) | peak GiB | plan GiB |\n");
   std::printf("|---|---:|---|---:|---:|---:|---:|\n");
   std::vector<uint32_t> lengths;
   if (find_max) {
@@ -245,35 +269,55 @@ int main(int argc, char** argv) {
     for (const std::string& s : longctx::split(lengths_text, ','))
       lengths.push_back(static_cast<uint32_t>(longctx::parse_count(s, "--lengths")));
   }
+  // The run's label in the comparison tables: what was asked for.
+  std::string label = "recompute " + recompute;
+  if (offload) label += ", optimizer offloaded";
+  if (budget_gib > 0) label += fmt::format(", budget {:g} GiB", budget_gib);
+  bool faulted = false;
   for (uint32_t t : lengths) {
     Result r = measure(scratch, model_dir, config, t, find_max ? 1 : steps, rows, recompute,
-                       offload, budget_gib, profile, mlp_chunk, group);
-    if (!r.ok) {
-      std::fprintf(stderr, "  %u tokens failed: %s\n", t, r.error.c_str());
-      std::printf("| %s | %u | %s | failed: %s | | | |\n", shape.c_str(), t, recompute.c_str(),
-                  r.error.substr(0, 120).c_str());
-      if (find_max) break;
-      continue;
+                       offload, budget_gib, given_peak, profile, mlp_chunk, group);
+    const bool ok = r.status == "ok";
+    faulted = faulted || r.status == "error";
+    if (ok) {
+      std::printf("| %s | %u | %s | %.0f | %s | %.1f | %.1f |\n", shape.c_str(), t,
+                  r.recompute.c_str(), r.tokens_per_second,
+                  r.mfu ? fmt::format("{:.1f}%", 100 * *r.mfu).c_str() : "unknown", r.peak_gib,
+                  r.predicted_gib);
+    } else {
+      std::fprintf(stderr, "  %u tokens: %s: %s\n", t, r.status.c_str(), r.error.c_str());
+      std::printf("| %s | %u | %s | %s: %s | | | |\n", shape.c_str(), t, recompute.c_str(),
+                  r.status.c_str(), r.error.substr(0, 120).c_str());
     }
-    std::printf("| %s | %u | %s | %.0f | %.1f%% | %.1f | %.1f |\n", shape.c_str(), t,
-                r.recompute.c_str(), r.tokens_per_second, 100 * r.mfu, r.peak_gib, r.predicted_gib);
     std::fflush(stdout);
     if (json.is_open()) {
-      json << nlohmann::json{{"impl", "longctx"},
-                             {"shape", shape},
-                             {"tokens", t},
-                             {"recompute", r.recompute},
-                             {"offload", offload},
-                             {"rows_per_step", rows},
-                             {"gpus", gpus},
-                             {"fused_kernels", longctx::fused_kernels_enabled()},
-                             {"tokens_per_s", r.tokens_per_second},
-                             {"mfu", r.mfu},
-                             {"peak_gib", r.peak_gib},
-                             {"plan_gib", r.predicted_gib}}
-                  .dump()
-           << "\n";
+      nlohmann::json line = longctx::bench::run_facts(device);
+      line.update(nlohmann::json{
+          {"bench", "train"},
+          {"impl", "longctx"},
+          {"config", label},
+          {"shape", shape},
+          {"tokens", t},
+          {"status", r.status},
+          {"recompute_requested", recompute},
+          {"recompute", ok ? nlohmann::json(r.recompute) : nlohmann::json(nullptr)},
+          {"offload", offload},
+          {"budget_gib", budget_gib > 0 ? nlohmann::json(budget_gib) : nlohmann::json(nullptr)},
+          {"rows_per_step", rows},
+          {"gpus", gpus},
+          {"fused_kernels", longctx::fused_kernels_enabled()},
+          {"tokens_per_s", ok ? nlohmann::json(r.tokens_per_second) : nlohmann::json(nullptr)},
+          {"mfu", longctx::bench::or_null(r.mfu)},
+          {"mfu_convention", "6N+6LTd"},
+          {"peak_tflops", longctx::bench::or_null(peak)},
+          {"peak_gib", ok ? nlohmann::json(r.peak_gib) : nlohmann::json(nullptr)},
+          {"plan_gib", ok ? nlohmann::json(r.predicted_gib) : nlohmann::json(nullptr)}});
+      if (!ok) line["error"] = r.error;
+      json << line.dump() << "\n";
+      json.flush();
     }
+    if (!ok && find_max) break;
   }
-  return 0;
+  if (faulted) std::fprintf(stderr, "longctx_bench_train: a length failed with an error\n");
+  return faulted ? 1 : 0;
 }

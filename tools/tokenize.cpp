@@ -80,13 +80,15 @@ int run_tokenize(const TokenizeFlags& flags) {
     return 0;
   }
   if (format == FileFormat::kJsonLines) {
-    // Records in order; bad records are reported and skipped.
+    // One line per record, in order: an empty or whitespace-only text is a text ([] for ""),
+    // so line N of the output is the Nth record's. Bad records (invalid JSON, no text field)
+    // are reported with their line on stderr and print nothing.
     CorpusFile file{flags.input, FileFormat::kJsonLines, 0, ""};
     RecordSchema schema;
     schema.text_key = flags.text_key;
     schema.default_domain = "-";
-    CorpusReader reader({file}, schema, ReaderOptions{.threads = 1});
-    InputIssues issues = reader.read_all([&](const Document& doc, int) {
+    CorpusReader reader({file}, schema, ReaderOptions{.threads = 1, .keep_empty_documents = true});
+    InputIssues issues = reader.read_file_in_order(0, [&](const Document& doc, int) {
       std::cout << ids_line(tokenizer->encode(doc.text, special), flags) << "\n";
     });
     print_issues(stderr, issues, reader.files());

@@ -140,6 +140,7 @@ int run_rank(const TrainFlags& flags, const TrainConfig& config, const RankInfo&
                  static_cast<unsigned long long>(trainer.rows_per_step()), c.seq_len,
                  format_count(trainer.rows_per_step() * c.seq_len).c_str(),
                  recompute_label(trainer.plan()).c_str(), c.out.c_str());
+  const bool on_gpu = parse_device(c.device).is_cuda();
   auto start = std::chrono::steady_clock::now();
   uint64_t first_step = trainer.step();
   trainer.run([&](const StepMetrics& m) {
@@ -148,7 +149,10 @@ int run_rank(const TrainFlags& flags, const TrainConfig& config, const RankInfo&
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     double per_step = elapsed / static_cast<double>(m.step - first_step);
     double eta = per_step * static_cast<double>(trainer.total_steps() - m.step);
-    std::string mfu = m.mfu > 0 ? fmt::format("  MFU {:.1f}%", 100 * m.mfu) : "";
+    // MFU by RECIPE.md section 5 (6N + 6LTd per token); "unknown" on a GPU without a peak.
+    std::string mfu = m.mfu    ? fmt::format("  MFU {:.1f}%", 100 * *m.mfu)
+                      : on_gpu ? "  MFU unknown"
+                               : "";
     std::string memory =
         m.peak_memory_gib > 0 ? fmt::format("  mem {:.1f} GiB", m.peak_memory_gib) : "";
     std::fprintf(stderr, "step %llu/%llu  loss %.4f  lr %.2e  |g| %.3f  %s tok/s%s%s  ETA %s\n",

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the scripts/gpu/*_checks.sh scripts: the GPU machine's build, the full one (the
 # `longctx` binary, every test, the benchmarks) against the libtorch inside PyTorch and, where
 # the machine has no package registry, the Debian packages of .gpu-debs/ (scripts/gpu/deps.sh).

@@ -9,6 +9,9 @@ ids and our float32 CPU logits. This loads each directory with transformers' fro
   float32 files: relative error of the logits < 1e-5 (the same weights, bit for bit)
   bfloat16 files: < 2e-2 (the weights were rounded to bf16 when saved)
 
+Every directory the test writes must be there: a missing one is a failure, so an export that
+wrote nothing cannot pass.
+
 Usage: python3 scripts/gpu/check_saved_models.py EXPORT_DIR   (exit 1 on any failure)
 """
 import os
@@ -19,10 +22,20 @@ import transformers
 from safetensors.torch import load_file
 
 
+# What Checkpoint.ExportSavedModelsForTransformers writes (llama_gpu_test.cpp).
+EXPECTED = [f"{variant}_{dtype}" for variant in ("gqa_theta500k", "llama3", "mqa_tied", "yarn")
+            for dtype in ("float32", "bfloat16")]
+
+
 def main():
     root = sys.argv[1]
     failures = 0
-    for name in sorted(os.listdir(root)):
+    present = set(os.listdir(root)) if os.path.isdir(root) else set()
+    for name in EXPECTED:
+        if name not in present:
+            failures += 1
+            print(f"{name:28s} MISSING (the export test did not write it)")
+    for name in sorted(os.listdir(root) if os.path.isdir(root) else []):
         path = os.path.join(root, name)
         if not os.path.isdir(path):
             continue

@@ -10,49 +10,45 @@
 #      (LONGCTX_PREFILL_ATTENTION_BLOCK=0, no decoding) in the same run,
 #      COMPARE_ALL_POSITIONS=1 to time ours again with the last layer computed at every position
 #      (--all-positions 1, as transformers does; no decoding).
-set -uo pipefail
+# Stops at the first step that fails, with that step's exit status (scripts/gpu/steps.sh).
+set -euo pipefail
 OUT=${OUT:-/tmp/longctx-gpu}
 mkdir -p "$OUT"
 SHAPES=${SHAPES:-"tinyllama-1.1b llama3-8b"}
 LENGTHS=${LENGTHS:-8192,32768,131072}
 source scripts/gpu/build_gpu.sh
+source scripts/gpu/steps.sh
+log=$OUT/summary.txt
+: > "$log"
 
-echo "== build" | tee "$OUT/summary.txt"
-gpu_build | tee -a "$OUT/summary.txt"
-status=${PIPESTATUS[0]}
-[ $status -eq 0 ] || exit $status
+step "$log" gpu_build
 
 if [ "${SKIP_TESTS:-0}" != 1 ]; then
-  echo "== tests" | tee -a "$OUT/summary.txt"
   export LONGCTX_EXPORT_DIR=/tmp/longctx-saved
   rm -rf "$LONGCTX_EXPORT_DIR" && mkdir -p "$LONGCTX_EXPORT_DIR"
-  ctest --test-dir build-gpu --output-on-failure > "$OUT/tests.log" 2>&1
-  grep -E "tests passed|tests failed|Failed|Skipped" "$OUT/tests.log" | tee -a "$OUT/summary.txt"
-
-  echo "== models saved by longctx, loaded by transformers" | tee -a "$OUT/summary.txt"
-  python3 scripts/gpu/check_saved_models.py "$LONGCTX_EXPORT_DIR" 2>&1 | grep -v Warning \
-    | tee -a "$OUT/summary.txt"
-
-  echo "== rope vs transformers" | tee -a "$OUT/summary.txt"
-  python3 scripts/gpu/rope_reference.py --goldens tests/model/rope_goldens.json \
-    --out "$OUT/rope_transformers.json" --device cpu > "$OUT/rope.log" 2>&1
-  echo "rope exit $?" | tee -a "$OUT/summary.txt"
-  tail -3 "$OUT/rope.log" | tee -a "$OUT/summary.txt"
+  run_ctest "$log" "$OUT/tests.log" --test-dir build-gpu
+  echo "== models saved by longctx, loaded by transformers" | tee -a "$log"
+  step "$log" python3 scripts/gpu/check_saved_models.py "$LONGCTX_EXPORT_DIR"
+  echo "== rope vs transformers" | tee -a "$log"
+  step "$OUT/rope.log" python3 scripts/gpu/rope_reference.py --goldens tests/model/rope_goldens.json \
+    --out "$OUT/rope_transformers.json" --device cpu > /dev/null
+  tail -3 "$OUT/rope.log" | tee -a "$log"
 fi
 
 [ "${SKIP_BENCH:-0}" = 1 ] && exit 0
-echo "== prefill/decode (forward FLOPs 2N + 2LTd per token; peak 989 TFLOP/s)" | tee -a "$OUT/summary.txt"
+echo "== prefill/decode (MFU: forward FLOPs as executed)" | tee -a "$log"
 for shape in $SHAPES; do
-  build-gpu/bench/longctx_bench_prefill --shape "$shape" --lengths "$LENGTHS" \
-    --json "$OUT/prefill.jsonl" 2>&1 | tee -a "$OUT/summary.txt"
+  step "$log" build-gpu/bench/longctx_bench_prefill --shape "$shape" --lengths "$LENGTHS" \
+    --json "$OUT/prefill.jsonl"
   if [ "${COMPARE_ONE_CALL:-0}" = 1 ]; then
-    LONGCTX_PREFILL_ATTENTION_BLOCK=0 build-gpu/bench/longctx_bench_prefill --shape "$shape" \
-      --lengths "$LENGTHS" --decode 0 --json "$OUT/prefill.jsonl" 2>&1 | tee -a "$OUT/summary.txt"
+    step "$log" env LONGCTX_PREFILL_ATTENTION_BLOCK=0 build-gpu/bench/longctx_bench_prefill \
+      --shape "$shape" --lengths "$LENGTHS" --decode 0 --json "$OUT/prefill.jsonl"
   fi
   if [ "${COMPARE_ALL_POSITIONS:-0}" = 1 ]; then
-    build-gpu/bench/longctx_bench_prefill --shape "$shape" --lengths "$LENGTHS" --decode 0 \
-      --all-positions 1 --json "$OUT/prefill.jsonl" 2>&1 | tee -a "$OUT/summary.txt"
+    step "$log" build-gpu/bench/longctx_bench_prefill --shape "$shape" --lengths "$LENGTHS" \
+      --decode 0 --all-positions 1 --json "$OUT/prefill.jsonl"
   fi
-  python3 bench/model_prefill_hf.py --shape "$shape" --lengths "$LENGTHS" \
-    --json "$OUT/prefill.jsonl" 2>&1 | grep -v Warning | tee -a "$OUT/summary.txt"
+  step "$log" python3 bench/model_prefill_hf.py --shape "$shape" --lengths "$LENGTHS" \
+    --json "$OUT/prefill.jsonl"
 done
+step "$log" python3 bench/compare_peers.py "$OUT/prefill.jsonl" --out "$OUT/prefill_tables.md"

@@ -11,16 +11,18 @@
 # Env: PROMPTS (default bench-data/needle-prompts.jsonl.xz; .jsonl taken as is),
 #      SHAPE (default tinyllama-1.1b), LIMIT_S (default 480: the grid's time limit),
 #      NEEDLE_FLAGS (more flags for longctx_bench_needle, e.g. --no-reuse).
-set -uo pipefail
+# Stops at the first step that fails, with that step's exit status (scripts/gpu/steps.sh).
+set -euo pipefail
 OUT=${OUT:-/tmp/longctx-gpu}
 mkdir -p "$OUT"
 PROMPTS=${PROMPTS:-bench-data/needle-prompts.jsonl.xz}
 SHAPE=${SHAPE:-tinyllama-1.1b}
 source scripts/gpu/build_gpu.sh
-gpu_build longctx_bench_needle longctx_gpu_tests > /dev/null || { tail -20 "$OUT/build.log"; exit 1; }
-build-gpu/tests/longctx_gpu_tests --gtest_filter='GenerationGpu.*' 2>&1 | tee "$OUT/tests.log" |
-  grep -E "OK|FAILED|Failure|error"
-grep -q "FAILED" "$OUT/tests.log" && exit 1
+source scripts/gpu/steps.sh
+log=$OUT/summary.txt
+: > "$log"
+step "$log" gpu_build longctx_bench_needle longctx_gpu_tests
+step "$OUT/tests.log" build-gpu/tests/longctx_gpu_tests --gtest_filter='GenerationGpu.*'
 if [[ "$PROMPTS" == *.xz ]]; then
   plain=/tmp/needle-prompts.jsonl
   xz -dc "$PROMPTS" > "$plain" 2>/dev/null ||
@@ -28,5 +30,6 @@ if [[ "$PROMPTS" == *.xz ]]; then
       "$PROMPTS" "$plain"
   PROMPTS=$plain
 fi
-timeout "${LIMIT_S:-480}" build-gpu/bench/longctx_bench_needle --prompts "$PROMPTS" \
-  --shape "$SHAPE" ${NEEDLE_FLAGS:-} 2>&1 | tee "$OUT/needle.txt"
+# shellcheck disable=SC2086  # NEEDLE_FLAGS is a list of flags
+step "$OUT/needle.txt" timeout "${LIMIT_S:-480}" build-gpu/bench/longctx_bench_needle \
+  --prompts "$PROMPTS" --shape "$SHAPE" ${NEEDLE_FLAGS:-}

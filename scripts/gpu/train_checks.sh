@@ -8,7 +8,8 @@
 # Env: SHAPE (default tinyllama-1.1b), LENGTHS (default 8192,32768,65536), STEPS (default 4),
 #      RECOMPUTE (default auto), SKIP_TESTS=1, SKIP_PEER=1, SKIP_MAX=1, COMPARE_PLAIN=1 (ours
 #      again with LONGCTX_FUSED_KERNELS=0: the plain libtorch RoPE/SwiGLU, for the kernels' gain).
-set -uo pipefail
+# Stops at the first step that fails, with that step's exit status (scripts/gpu/steps.sh).
+set -euo pipefail
 OUT=${OUT:-/tmp/longctx-gpu}
 mkdir -p "$OUT"
 SHAPE=${SHAPE:-tinyllama-1.1b}
@@ -16,36 +17,34 @@ LENGTHS=${LENGTHS:-8192,32768,65536}
 STEPS=${STEPS:-4}
 RECOMPUTE=${RECOMPUTE:-auto}
 source scripts/gpu/build_gpu.sh
+source scripts/gpu/steps.sh
+log=$OUT/summary.txt
+: > "$log"
 
-echo "== build" | tee "$OUT/summary.txt"
-gpu_build | tee -a "$OUT/summary.txt"
-status=${PIPESTATUS[0]}
-[ $status -eq 0 ] || exit $status
+step "$log" gpu_build
 
 if [ "${SKIP_TESTS:-0}" != 1 ]; then
-  echo "== tests" | tee -a "$OUT/summary.txt"
-  ctest --test-dir build-gpu --output-on-failure -j 4 > "$OUT/tests.log" 2>&1
-  grep -E "tests passed|tests failed|Failed|Skipped" "$OUT/tests.log" | tee -a "$OUT/summary.txt"
+  run_ctest "$log" "$OUT/tests.log" --test-dir build-gpu -j 4
 fi
 
-echo "== training steps, one row per step (MFU: 6N + 6LTd per token, 989 TFLOP/s)" \
-  | tee -a "$OUT/summary.txt"
-build-gpu/bench/longctx_bench_train --shape "$SHAPE" --lengths "$LENGTHS" --steps "$STEPS" \
-  --recompute "$RECOMPUTE" --json "$OUT/train.jsonl" 2>&1 | tee -a "$OUT/summary.txt"
+echo "== training steps, one row per step (MFU: 6N + 6LTd per token, RECIPE.md section 5)" \
+  | tee -a "$log"
+step "$log" build-gpu/bench/longctx_bench_train --shape "$SHAPE" --lengths "$LENGTHS" \
+  --steps "$STEPS" --recompute "$RECOMPUTE" --json "$OUT/train.jsonl"
 if [ "${COMPARE_PLAIN:-0}" = 1 ]; then
-  LONGCTX_FUSED_KERNELS=0 build-gpu/bench/longctx_bench_train --shape "$SHAPE" \
-    --lengths "$LENGTHS" --steps "$STEPS" --recompute "$RECOMPUTE" --json "$OUT/train.jsonl" 2>&1 \
-    | tee -a "$OUT/summary.txt"
+  step "$log" env LONGCTX_FUSED_KERNELS=0 build-gpu/bench/longctx_bench_train --shape "$SHAPE" \
+    --lengths "$LENGTHS" --steps "$STEPS" --recompute "$RECOMPUTE" --json "$OUT/train.jsonl"
 fi
 if [ "${SKIP_PEER:-0}" != 1 ]; then
-  python3 bench/train_hf.py --shape "$SHAPE" --lengths "$LENGTHS" --steps "$STEPS" \
-    --json "$OUT/train.jsonl" 2>&1 | grep -v Warning | tee -a "$OUT/summary.txt"
+  step "$log" python3 bench/train_hf.py --shape "$SHAPE" --lengths "$LENGTHS" --steps "$STEPS" \
+    --json "$OUT/train.jsonl"
+  step "$log" python3 bench/compare_peers.py "$OUT/train.jsonl" --out "$OUT/train_tables.md"
 fi
 if [ "${SKIP_MAX:-0}" != 1 ]; then
-  echo "== longest context that trains (one step each)" | tee -a "$OUT/summary.txt"
-  build-gpu/bench/longctx_bench_train --shape "$SHAPE" --max --recompute full --budget-gib 1000 \
-    --json "$OUT/train_max.jsonl" 2>&1 | tee -a "$OUT/summary.txt"
-  [ "${SKIP_PEER:-0}" != 1 ] && python3 bench/train_hf.py --shape "$SHAPE" --max \
-    --json "$OUT/train_max.jsonl" 2>&1 | grep -v Warning | tee -a "$OUT/summary.txt"
+  echo "== longest context that trains (one step each)" | tee -a "$log"
+  step "$log" build-gpu/bench/longctx_bench_train --shape "$SHAPE" --max --recompute full \
+    --budget-gib 1000 --json "$OUT/train_max.jsonl"
+  if [ "${SKIP_PEER:-0}" != 1 ]; then
+    step "$log" python3 bench/train_hf.py --shape "$SHAPE" --max --json "$OUT/train_max.jsonl"
+  fi
 fi
-exit 0

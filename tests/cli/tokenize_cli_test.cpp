@@ -1,9 +1,13 @@
 // End-to-end tests of `longctx tokenize` with the checked-in SentencePiece model, whose ids
-// for the text set come from python3-sentencepiece (tests/tokenizer/goldens/tiny_bpe.json).
+// for the text set come from python3-sentencepiece (tests/tokenizer/goldens/tiny_bpe.json), and
+// with the fetched Llama-2/Llama-3 tokenizer.json files against HF tokenizers' ids for a .jsonl
+// of records (tests/tokenizer/goldens/records.json).
 #include <gtest/gtest.h>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+
+#include <cstdlib>
 
 #include "longctx/base/files.h"
 #include "support/fixtures.h"
@@ -59,6 +63,47 @@ TEST(TokenizeCli, JsonLinesGiveOneLinePerRecordInOrder) {
   EXPECT_EQ(nlohmann::json::parse(lines[0]).get<std::vector<int32_t>>(), golden_ids("english.txt"));
   EXPECT_EQ(nlohmann::json::parse(lines[1]).get<std::vector<int32_t>>(), golden_ids("code.txt"));
   EXPECT_NE(r.err.find("in.jsonl:2: invalid JSON"), std::string::npos) << r.err;
+}
+
+// The fetched tokenizer files (scripts/fetch_tokenizers.sh), or an empty path when absent.
+fs::path fetched_tokenizers() {
+  fs::path dir;
+  if (const char* home = std::getenv("HOME")) dir = fs::path(home) / ".cache/longctx/tokenizers";
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME")) dir = fs::path(xdg) / "longctx/tokenizers";
+  return fs::exists(dir / "llama2" / "tokenizer.json") ? dir : fs::path();
+}
+
+TEST(TokenizeCli, EveryRecordGetsItsLineEmptyAndWhitespaceTextsIncluded) {
+  // One record per text of tests/tokenizer/goldens/records.json (an empty text, whitespace-only
+  // ones, ordinary ones), whose ids HF tokenizers gave (scripts/make_record_goldens.js): line N
+  // of --json is record N's ids, [] for the empty text, and --count counts them.
+  fs::path cache = fetched_tokenizers();
+  if (cache.empty()) GTEST_SKIP() << "tokenizer files not fetched (scripts/fetch_tokenizers.sh)";
+  nlohmann::json golden = nlohmann::json::parse(read_file(kGoldens / "records.json"));
+  testing::TempDir dir;
+  std::string records;
+  for (const auto& text : golden["texts"]) records += nlohmann::json{{"text", text}}.dump() + "\n";
+  testing::write_file(dir.path() / "in.jsonl", records);
+  for (const auto& [name, want] : golden["tokenizers"].items()) {
+    SCOPED_TRACE(name);
+    fs::path file = cache / name / "tokenizer.json";
+    testing::CommandResult sha = testing::run_command("sha256sum " + file.string());
+    ASSERT_EQ(sha.out.substr(0, 64), want["tokenizer_json_sha256"]) << "not the golden's file";
+    std::string command = fmt::format("{} tokenize --tokenizer {} --input {}", LONGCTX_BINARY,
+                                      file.string(), (dir.path() / "in.jsonl").string());
+    testing::CommandResult json = testing::run_command(command + " --json");
+    ASSERT_EQ(json.exit_code, 0) << json.err;
+    EXPECT_EQ(json.err, "");  // no record was skipped as an empty document
+    std::string expected, counts;
+    for (const auto& ids : want["ids"]) {
+      expected += ids.dump() + "\n";
+      counts += std::to_string(ids.size()) + "\n";
+    }
+    EXPECT_EQ(json.out, expected);
+    testing::CommandResult count = testing::run_command(command + " --count");
+    ASSERT_EQ(count.exit_code, 0) << count.err;
+    EXPECT_EQ(count.out, counts);
+  }
 }
 
 TEST(TokenizeCli, ErrorsNameTheProblem) {

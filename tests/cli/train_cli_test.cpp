@@ -133,6 +133,51 @@ TEST_F(TrainCli, ResumedRunEndsWithTheSameModelBytes) {
   EXPECT_NE(again.err.find("--resume"), std::string::npos) << again.err;
 }
 
+TEST_F(TrainCli, PeakTflopsSetsMfuAndChangesNothingElse) {
+  // On the CPU no peak is known: MFU and the peak are null. --peak-tflops gives one: MFU is
+  // tokens/s x (6N + 6LTd) over it, N and the rest counted here from the model's config.json,
+  // and the run trains the same bytes. A resumed run may change it.
+  CommandResult no_peak = testing::run_longctx(base("no-peak") + " --steps 2");
+  ASSERT_EQ(no_peak.exit_code, 0) << no_peak.err;
+  EXPECT_EQ(no_peak.err.find("MFU"), std::string::npos) << no_peak.err;
+  CommandResult r = testing::run_longctx(base("peak") + " --steps 2 --peak-tflops 0.5");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<nlohmann::json> none = testing::read_jsonl(run("no-peak") / "metrics.jsonl");
+  std::vector<nlohmann::json> given = testing::read_jsonl(run("peak") / "metrics.jsonl");
+  ASSERT_EQ(given.size(), 2u);
+  nlohmann::json c = nlohmann::json::parse(read_file(model() / "config.json"));
+  const double d = c["hidden_size"], layers = c["num_hidden_layers"], f = c["intermediate_size"];
+  const double heads = c["num_attention_heads"], kv = c["num_key_value_heads"];
+  const double vocab = c["vocab_size"], t = 128, head_dim = d / heads;
+  const double n = layers * (d * head_dim * (2 * heads + 2 * kv) + 3 * d * f) + d * vocab;
+  for (size_t i = 0; i < given.size(); ++i) {
+    EXPECT_TRUE(none[i]["mfu"].is_null());
+    EXPECT_TRUE(none[i]["peak_tflops"].is_null());
+    EXPECT_EQ(given[i]["peak_tflops"], 0.5);
+    EXPECT_EQ(given[i]["mfu_convention"], "6N+6LTd");
+    double want = given[i]["tokens_per_s"].get<double>() * (6 * n + 6 * layers * t * d) / 0.5e12;
+    EXPECT_NEAR(given[i]["mfu"].get<double>(), want, 1e-9 * want);
+    EXPECT_EQ(given[i]["loss"], none[i]["loss"]);
+  }
+  EXPECT_NE(r.err.find("MFU: 6N + 6LTd FLOPs per token (RECIPE.md section 5) over 0.5 TFLOP/s "
+                       "(--peak-tflops)"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(read_file(run("peak") / "model" / "model.safetensors"),
+            read_file(run("no-peak") / "model" / "model.safetensors"));
+  CommandResult resumed = testing::run_longctx(
+      fmt::format("train --resume {} --steps 3 -q --peak-tflops 2", run("peak").string()));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  std::vector<nlohmann::json> after = testing::read_jsonl(run("peak") / "metrics.jsonl");
+  ASSERT_EQ(after.size(), 3u);
+  EXPECT_EQ(after[2]["peak_tflops"], 2.0);
+  nlohmann::json config = nlohmann::json::parse(read_file(run("peak") / "config.json"));
+  EXPECT_EQ(config["peak_tflops"], 2.0);
+  CommandResult bad = testing::run_longctx(base("bad-peak") + " --steps 1 --peak-tflops 0");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("--peak-tflops"), std::string::npos) << bad.err;
+}
+
 TEST_F(TrainCli, LayersMixRecomputeModesAndResumeMayReplaceTheMix) {
   // Layer 1 recomputes in full, layer 0 its MLP: the run's config records both, and a resumed
   // run given only --recompute takes that mode on every layer.

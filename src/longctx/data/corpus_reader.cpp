@@ -131,8 +131,8 @@ Block read_block(Stream& stream, const CorpusFile& file, size_t block_bytes, Buf
 
 // Parses one block and calls the visitor for each usable document.
 void parse_block(const Block& block, const CorpusFile& file, const RecordSchema& schema,
-                 RecordParser& parser, InputIssues& issues, const CorpusReader::Visitor& visit,
-                 int worker) {
+                 bool keep_empty, RecordParser& parser, InputIssues& issues,
+                 const CorpusReader::Visitor& visit, int worker) {
   const char* data = block.bytes.data.get();
   size_t size = block.bytes.size;
   if (file.format == FileFormat::kText) {
@@ -163,7 +163,7 @@ void parse_block(const Block& block, const CorpusFile& file, const RecordSchema&
     if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
     if (has_content(text)) {  // blank lines separate nothing and are not records
       ParsedRecord record = parser.parse_line(text);
-      if (record.issue) {
+      if (record.issue && !(keep_empty && *record.issue == IssueKind::kEmptyDocument)) {
         issues.add(*record.issue, block.file_index, line, std::move(record.detail));
       } else {
         visit(Document{record.text, record.domain, block.file_index, line}, worker);
@@ -226,7 +226,8 @@ InputIssues CorpusReader::read_all(const Visitor& visit, Progress* progress) {
         changed.notify_all();
         lock.unlock();
         try {
-          parse_block(block, files_[block.file_index], schema_, parser, my_issues, visit, worker);
+          parse_block(block, files_[block.file_index], schema_, options_.keep_empty_documents,
+                      parser, my_issues, visit, worker);
         } catch (...) {
           lock.lock();
           if (!failure) failure = std::current_exception();
@@ -343,7 +344,7 @@ InputIssues CorpusReader::read_file_in_order(uint32_t file_index, const Visitor&
       stream.reported_bytes = read;
     }
     if (block.bytes.size > 0 || block.stream_issue || file.format == FileFormat::kText)
-      parse_block(block, file, schema_, parser, issues, visit, 0);
+      parse_block(block, file, schema_, options_.keep_empty_documents, parser, issues, visit, 0);
     if (options_.strict && issues.total() > 0) {
       throw Error(fmt::format("bad input: {}", describe(issues.first_locations().front(), files_)),
                   "remove --strict to count bad records and go on");

@@ -30,7 +30,8 @@ namespace longctx {
 class Progress;
 
 struct Document {
-  std::string_view text;    // valid UTF-8, non-empty; valid only during the visit
+  std::string_view text;    // valid UTF-8, non-empty (unless keep_empty_documents); valid only
+                            // during the visit
   std::string_view domain;  // after aliasing
   uint32_t file_index = 0;  // index into the reader's file list
   uint64_t line = 0;        // 1-based line of the record (1 for .txt files)
@@ -41,6 +42,9 @@ struct ReaderOptions {
   size_t block_bytes = size_t{8} << 20;  // decompressed bytes per block (lines are never split)
   size_t keep_issue_locations = 5;       // first bad-input locations kept for the report
   bool strict = false;                   // the first bad record is fatal (throws Error)
+  // Visit .jsonl records whose text is empty or only whitespace instead of counting them as
+  // empty documents: `tokenize` prints one line for every record, a corpus skips them.
+  bool keep_empty_documents = false;
 
   void validate() const;
 };

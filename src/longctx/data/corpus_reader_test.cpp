@@ -236,6 +236,33 @@ TEST(CorpusReader, ValidatesOptionsAndSchema) {
   }
 }
 
+TEST(ReaderOptions, KeepEmptyDocumentsVisitsEmptyAndWhitespaceTexts) {
+  // A corpus skips texts with no non-whitespace character as empty documents; `tokenize`
+  // keeps them (keep_empty_documents), so every record gets its output line. Blank lines are
+  // no records either way.
+  TempDir dir;
+  testing::write_file(dir.path() / "in.jsonl", testing::jsonl_record("a", "X") +
+                                                   testing::jsonl_record("", "X") +
+                                                   testing::jsonl_record("      ", "X") + "\n" +
+                                                   testing::jsonl_record("b", "X"));
+  std::vector<CorpusFile> files = {
+      {.path = dir.path() / "in.jsonl", .format = FileFormat::kJsonLines}};
+  for (bool keep : {false, true}) {
+    CorpusReader reader(files, RecordSchema{}, {.threads = 1, .keep_empty_documents = keep});
+    std::vector<std::pair<std::string, uint64_t>> seen;
+    InputIssues issues = reader.read_file_in_order(
+        0, [&](const Document& d, int) { seen.emplace_back(std::string(d.text), d.line); });
+    using Seen = std::vector<std::pair<std::string, uint64_t>>;
+    if (keep) {
+      EXPECT_EQ(seen, (Seen{{"a", 1}, {"", 2}, {"      ", 3}, {"b", 5}}));
+      EXPECT_EQ(issues.total(), 0u);
+    } else {
+      EXPECT_EQ(seen, (Seen{{"a", 1}, {"b", 5}}));
+      EXPECT_EQ(issues.count(IssueKind::kEmptyDocument), 2u);
+    }
+  }
+}
+
 TEST(Describe, PathLineReasonAndDetail) {
   std::vector<CorpusFile> files = {{.path = "a/x.jsonl"}, {.path = "b/y.jsonl.zst"}};
   EXPECT_EQ(describe({1, 42, IssueKind::kInvalidJson, "missing ':'"}, files),

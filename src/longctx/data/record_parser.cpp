@@ -110,11 +110,9 @@ ParsedRecord RecordParser::parse_line(std::string_view line) {
     record.detail = fmt::format("field '{}' is not a string", impl_->schema.domain_key);
     return record;
   }
-  if (!has_content(record.text)) {
-    record.issue = IssueKind::kEmptyDocument;
-    return record;
-  }
   record.domain = impl_->schema.alias(record.domain);
+  // The text and domain stay set: a reader may keep empty documents (tokenize does).
+  if (!has_content(record.text)) record.issue = IssueKind::kEmptyDocument;
   return record;
 }
 

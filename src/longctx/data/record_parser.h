@@ -41,8 +41,8 @@ struct RecordSchema {
 struct ParsedRecord {
   std::string_view text;
   std::string_view domain;
-  std::optional<IssueKind> issue;
-  std::string detail;  // the parser's message when issue is set
+  std::optional<IssueKind> issue;  // kEmptyDocument keeps text and domain set
+  std::string detail;              // the parser's message when issue is set
 };
 
 class RecordParser {

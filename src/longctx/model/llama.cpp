@@ -455,4 +455,26 @@ double prefill_flops(const ModelConfig& c, int64_t from, int64_t to) {
   return 2 * n * (b - a) + 2 * l * d * (b * b - a * a);
 }
 
+double executed_prefill_flops(const ModelConfig& c, int64_t from, int64_t to, int64_t keep,
+                              int64_t head_positions) {
+  if (from < 0 || to < from || keep < 0 || keep > to - from || head_positions < 0 ||
+      head_positions > to - from) {
+    throw Error(fmt::format("executed_prefill_flops: positions [{}, {}), keep {}, head {}", from,
+                            to, keep, head_positions));
+  }
+  auto d = static_cast<double>(c.hidden_size), f = static_cast<double>(c.intermediate_size);
+  auto q_width = static_cast<double>(c.num_attention_heads * c.head_dim);
+  auto kv_width = static_cast<double>(c.num_key_value_heads * c.head_dim);
+  const double kv_weights = 2 * d * kv_width;               // k_proj, v_proj
+  const double rest_weights = 2 * d * q_width + 3 * d * f;  // q_proj, o_proj, MLP
+  // Keys attended by the queries at positions [a, b): sum of p + 1.
+  auto pairs = [](double a, double b) { return (b * (b + 1) - a * (a + 1)) / 2; };
+  const double t = static_cast<double>(to - from), k = static_cast<double>(keep);
+  const double b = static_cast<double>(to);
+  double layer = 2 * (kv_weights + rest_weights) * t + 4 * q_width * pairs(b - t, b);
+  double last = 2 * kv_weights * t + 2 * rest_weights * k + 4 * q_width * pairs(b - k, b);
+  double head = 2 * d * static_cast<double>(c.vocab_size) * static_cast<double>(head_positions);
+  return static_cast<double>(c.num_hidden_layers - 1) * layer + last + head;
+}
+
 }  // namespace longctx

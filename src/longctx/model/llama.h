@@ -235,4 +235,15 @@ int64_t matmul_parameters(const ModelConfig& config);
 // average over a causal pass from 0 to T.
 double prefill_flops(const ModelConfig& config, int64_t from, int64_t to);
 
+// Forward FLOPs as executed by prefill(ids at positions [from, to), keep) followed by the LM
+// head at `head_positions` positions (logits of the last position: 1): what ran, for the MFU
+// of a prefill. Every layer but the last runs its matmuls at every position; the last runs its
+// k and v projections at every position and its q and o projections, attention and MLP at the
+// last `keep` only (forward_hidden is keep = to - from). Matmuls count 2 FLOPs per weight per
+// position; causal attention 4 H D per (query, key) pair (QK^T and PV), a query at position p
+// attending the p + 1 keys up to its own. RECIPE.md section 5's 2N + 2LTd per token counts
+// every layer and the head at every position instead.
+double executed_prefill_flops(const ModelConfig& config, int64_t from, int64_t to, int64_t keep,
+                              int64_t head_positions);
+
 }  // namespace longctx

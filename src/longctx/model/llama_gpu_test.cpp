@@ -43,10 +43,14 @@ TEST(Llama, CudaBfloat16LogitsMatchTransformersBfloat16) {
 
 // With LONGCTX_EXPORT_DIR set (scripts/gpu/model_checks.sh sets it), saves fixture models with
 // save_model, in float32 and bfloat16, beside our float32 CPU logits on the fixture ids, for
-// scripts/gpu/check_saved_models.py to load with transformers' from_pretrained and compare.
+// scripts/gpu/check_saved_models.py to load with transformers' from_pretrained and compare
+// (the script fails when a directory is missing or differs). Here: each saved directory loads
+// back in longctx with the logits it was saved beside (float32 to rounding; bfloat16 within
+// the weights' rounding), and ours.safetensors holds exactly the ids and logits.
 TEST(Checkpoint, ExportSavedModelsForTransformers) {
   const char* dir = std::getenv("LONGCTX_EXPORT_DIR");
   if (dir == nullptr) GTEST_SKIP() << "LONGCTX_EXPORT_DIR is not set";
+  int exported = 0;
   torch::NoGradGuard no_grad;
   for (const char* variant : {"gqa_theta500k", "llama3", "mqa_tied", "yarn"}) {
     LlamaForCausalLM model = load_model(kFixtures / variant);
@@ -64,8 +68,17 @@ TEST(Checkpoint, ExportSavedModelsForTransformers) {
            std::span<const std::byte>(static_cast<const std::byte*>(logits.data_ptr()),
                                       logits.nbytes())}};
       write_safetensors(out / "ours.safetensors", tensors);
+      SCOPED_TRACE(out.string());
+      SafetensorsFile written = SafetensorsFile::open(out / "ours.safetensors");
+      EXPECT_TRUE(torch::equal(tensor_from_view(written.at("ids")), ids));
+      EXPECT_TRUE(torch::equal(tensor_from_view(written.at("logits")), logits));
+      LlamaForCausalLM reloaded = load_model(out, {.dtype = torch::kFloat});
+      double error = relative_error(reloaded->forward(ids), logits);
+      EXPECT_LT(error, dtype == torch::kFloat ? 1e-6 : 2e-2) << name;
+      ++exported;
     }
   }
+  EXPECT_EQ(exported, 8);
 }
 
 }  // namespace

@@ -210,5 +210,33 @@ TEST(Llama, MatmulParametersFollowRecipeConvention) {
   EXPECT_EQ(matmul_parameters(c), 22 * (9437184 + 34603008) + 2048 * 32000);
 }
 
+TEST(Llama, ExecutedPrefillFlopsCountWhatRuns) {
+  // A tiny shape counted by hand: d 8, 2 heads of 4 over 1 KV head, F 16, V 10, 2 layers.
+  ModelConfig c;
+  c.hidden_size = 8;
+  c.num_attention_heads = 2;
+  c.num_key_value_heads = 1;
+  c.head_dim = 4;
+  c.intermediate_size = 16;
+  c.vocab_size = 10;
+  c.num_hidden_layers = 2;
+  // Weights per layer: q 8*8 = 64, k 8*4 = 32, v 32, o 64, MLP 3*8*16 = 384; 576 in all.
+  // A 5-token prompt, the last position kept, its logits:
+  //   layer 0: 2*576*5 = 5760 in matmuls; queries 0..4 attend 1..5 keys, 15 pairs at
+  //            4*2*4 = 32 FLOPs each: 480.                                       6240
+  //   layer 1: k, v at 5 positions 2*64*5 = 640; q, o, MLP at 1: 2*512 = 1024;
+  //            the one query attends 5 keys: 160.                                1824
+  //   head: 2*8*10 at one position.                                               160
+  EXPECT_DOUBLE_EQ(executed_prefill_flops(c, 0, 5, 1, 1), 6240 + 1824 + 160);
+  // A chunk at positions 3-4 after 3 cached ones, nothing kept (generate's middle chunks):
+  //   layer 0: 2*576*2 = 2304, queries 3 and 4 attend 4 + 5 keys: 9*32 = 288.     2592
+  //   layer 1: k, v only, 2*64*2 = 256.                                            256
+  EXPECT_DOUBLE_EQ(executed_prefill_flops(c, 3, 5, 0, 0), 2592 + 256);
+  // Every position of both layers and the head (forward_hidden, then logits everywhere).
+  EXPECT_DOUBLE_EQ(executed_prefill_flops(c, 0, 5, 5, 5), 2 * 6240 + 5 * 160);
+  EXPECT_THROW(executed_prefill_flops(c, 0, 5, 6, 1), Error);
+  EXPECT_THROW(executed_prefill_flops(c, 4, 3, 0, 0), Error);
+}
+
 }  // namespace
 }  // namespace longctx

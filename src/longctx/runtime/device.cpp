@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <optional>
 
+#include "longctx/base/device_peaks.h"
 #include "longctx/base/error.h"
 #include "longctx/runtime/cuda_allocator.h"
 
@@ -107,8 +108,11 @@ uint64_t free_memory_bytes(torch::Device device) {
 void synchronize(torch::Device device) {
   if (device.is_cuda()) torch::cuda::synchronize(device.index());
 }
-double peak_flops(torch::Device device) {
-  return device.is_cuda() ? 989e12 : 0.0;
+std::string device_name(torch::Device device) {
+  if (!device.is_cuda()) return "cpu";
+  cudaDeviceProp prop;
+  if (cudaGetDeviceProperties(&prop, index_of(device)) != cudaSuccess) return "unknown";
+  return prop.name;
 }
 #else
 uint64_t peak_memory_bytes(torch::Device) {
@@ -122,9 +126,14 @@ uint64_t free_memory_bytes(torch::Device) {
   return 0;
 }
 void synchronize(torch::Device) {}
-double peak_flops(torch::Device) {
-  return 0.0;
+std::string device_name(torch::Device device) {
+  return device.is_cuda() ? "unknown" : "cpu";
 }
 #endif
+
+double peak_flops(torch::Device device) {
+  if (!device.is_cuda()) return 0.0;
+  return dense_bf16_peak_tflops(device_name(device)).value_or(0.0) * 1e12;
+}
 
 }  // namespace longctx

@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <string>
 
 namespace longctx {
 
@@ -23,8 +24,10 @@ uint64_t total_memory_bytes(torch::Device device);
 // caching allocator holds unused (0 when unknown: CPU, or a build without CUDA).
 uint64_t free_memory_bytes(torch::Device device);
 void synchronize(torch::Device device);
-// Dense bf16 peak of the device in FLOP/s for MFU (RECIPE.md section 5: 989e12 for H100/H200
-// SXM); 0 when unknown (CPU).
+// The name CUDA reports for the device ("NVIDIA H100 80GB HBM3"); "cpu" on the CPU.
+std::string device_name(torch::Device device);
+// Dense bf16 peak of the device in FLOP/s for MFU, by its name (base/device_peaks.h: 989e12 for
+// H100/H200 SXM, 312e12 for A100, ...); 0 when unknown (the CPU, a GPU outside the table).
 double peak_flops(torch::Device device);
 
 }  // namespace longctx

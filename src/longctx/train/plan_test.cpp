@@ -148,24 +148,53 @@ TEST(PlanTest, ARecomputedMlpHoldsOneChunkOfItsIntermediates) {
 }
 
 TEST(PlanTest, OffloadTimeGrowsWithMicroBatches) {
-  // Each micro-batch sends 4 bytes a parameter down; each step sends them up once and runs
-  // AdamW over 28 bytes a parameter on the CPU.
-  PlanInput in{.config = model_preset("llama2-7b"), .seq_len = 81920, .rows_per_step = 1};
-  auto offloaded_full = [&](const PlanInput& input) {
+  // What an offloaded step moves is the gradient of each micro-batch down and the weights up
+  // once; the CPU's AdamW runs once a step. So, from the plan's own inputs: the time grows by
+  // the same amount with each micro-batch, that amount is one float32 gradient over the host
+  // link (it halves when the link is twice as fast), rows grouped into micro-batches count as
+  // one transfer each, and the CPU's rate changes the time of every step by the same amount.
+  PlanInput in{.config = model_preset("llama2-7b"), .seq_len = 81920};
+  auto offload_seconds = [](const PlanInput& input) {
     for (const PlanRow& r : plan_training(input))
-      if (r.recompute == "full" && r.offload) return r;
-    return PlanRow{};
+      if (r.recompute == "full" && r.offload) return r.offload_seconds;
+    ADD_FAILURE() << "no offloaded full row";
+    return 0.0;
   };
-  PlanRow one = offloaded_full(in);
-  in.rows_per_step = 49;
-  PlanRow many = offloaded_full(in);
-  double n = static_cast<double>(one.all_gradients) / 2;
-  EXPECT_NEAR(one.offload_seconds, 8 * n / 27e9 + 28 * n / 145e9, 1e-6);
-  EXPECT_NEAR(many.offload_seconds - one.offload_seconds, 48 * 4 * n / 27e9, 1e-6);
-  EXPECT_GT(one.step_seconds, one.offload_seconds);
-  // Seven rows a micro-batch: 7 gradient transfers a step instead of 49.
-  in.micro_batch = 7;
-  EXPECT_NEAR(many.offload_seconds - offloaded_full(in).offload_seconds, 42 * 4 * n / 27e9, 1e-6);
+  std::vector<double> by_rows;
+  for (uint64_t rows = 1; rows <= 6; ++rows) {
+    in.rows_per_step = rows;
+    by_rows.push_back(offload_seconds(in));
+  }
+  const double step = by_rows[1] - by_rows[0];
+  EXPECT_GT(step, 0.0);
+  for (size_t i = 1; i < by_rows.size(); ++i)
+    EXPECT_NEAR(by_rows[i] - by_rows[i - 1], step, 1e-9 * by_rows.back()) << i + 1 << " rows";
+  // One float32 gradient of every parameter (the plan's all_gradients is one in the compute
+  // dtype).
+  PlanRow any = plan_training(in).front();
+  const double gradient_bytes =
+      4.0 * static_cast<double>(any.all_gradients) / static_cast<double>(in.compute_bytes);
+  EXPECT_NEAR(step, gradient_bytes / in.host_link_bytes_per_second, 1e-9 * step);
+  PlanInput faster = in;
+  faster.host_link_bytes_per_second *= 2;
+  faster.rows_per_step = 2;
+  double two_rows = offload_seconds(faster);
+  faster.rows_per_step = 1;
+  EXPECT_NEAR(two_rows - offload_seconds(faster), step / 2, 1e-9 * two_rows);
+  // 42 rows in micro-batches of 7: six transfers, as six rows of one.
+  in.rows_per_step = 1;
+  PlanInput grouped = in;
+  grouped.rows_per_step = 42;
+  grouped.micro_batch = 7;
+  EXPECT_NEAR(offload_seconds(grouped), by_rows[5], 1e-9 * by_rows[5]);
+  // A slower CPU adds the same time to a step of one row and of six.
+  PlanInput slow_cpu = in;
+  slow_cpu.cpu_memory_bytes_per_second /= 2;
+  slow_cpu.rows_per_step = 1;
+  double added = offload_seconds(slow_cpu) - by_rows[0];
+  EXPECT_GT(added, 0.0);
+  slow_cpu.rows_per_step = 6;
+  EXPECT_NEAR(offload_seconds(slow_cpu) - by_rows[5], added, 1e-9 * by_rows[5]);
 }
 
 // Turning `option` on in TinyLlama's 32K plan keeps one tensor of `width` bf16 values per token

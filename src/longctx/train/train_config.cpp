@@ -23,6 +23,12 @@ double parse_double(std::string_view name, std::string_view text) {
   return value;
 }
 
+// Empty or "null" unsets the setting (a config file's null).
+std::optional<double> parse_optional_double(std::string_view name, std::string_view text) {
+  if (text.empty() || text == "null") return std::nullopt;
+  return parse_double(name, text);
+}
+
 uint64_t parse_unsigned(std::string_view name, std::string_view text) {
   return parse_count(text, fmt::format("--{}", name));
 }
@@ -71,13 +77,7 @@ const std::vector<Field>& fields() {
        },
        [](const C& c) { return J(c.seq_len); }},
       {{"rope_theta", "new RoPE base (e.g. 500000); unset keeps the model's"},
-       [](C& c, std::string_view v) {
-         if (v.empty() || v == "null") {
-           c.rope_theta.reset();
-         } else {
-           c.rope_theta = parse_double("rope-theta", v);
-         }
-       },
+       [](C& c, std::string_view v) { c.rope_theta = parse_optional_double("rope-theta", v); },
        [](const C& c) { return c.rope_theta ? J(*c.rope_theta) : J(nullptr); }},
       {{"lr", "peak learning rate"},
        [](C& c, std::string_view v) { c.lr = parse_double("lr", v); },
@@ -196,6 +196,11 @@ const std::vector<Field>& fields() {
          c.save_dtype = choice("save-dtype", v, {"auto", "bfloat16", "float16", "float32"});
        },
        [](const C& c) { return J(c.save_dtype); }},
+      {{"peak_tflops",
+        "dense bf16 peak of one GPU in TFLOP/s for MFU (unset: the device's by its name; "
+        "MFU unknown for a device outside the table)"},
+       [](C& c, std::string_view v) { c.peak_tflops = parse_optional_double("peak-tflops", v); },
+       [](const C& c) { return c.peak_tflops ? J(*c.peak_tflops) : J(nullptr); }},
   };
   return table;
 }
@@ -270,7 +275,7 @@ bool TrainConfig::resumable_change(std::string_view name) {
   for (std::string_view ok :
        {"steps", "tokens", "save_every", "eval_every", "keep_checkpoints", "recompute",
         "recompute_layers", "recompute_rest", "loss_chunk", "mlp_chunk", "offload_optimizer",
-        "gpu_memory_gib", "device", "out", "save_dtype"}) {
+        "gpu_memory_gib", "device", "out", "save_dtype", "peak_tflops"}) {
     if (name == ok) return true;
   }
   return false;
@@ -297,6 +302,8 @@ void TrainConfig::validate() const {
   if (loss_chunk == 0) throw bad("loss-chunk", "must be at least 1");
   if (rope_theta && !(*rope_theta > 1)) throw bad("rope-theta", "must be greater than 1");
   if (gpu_memory_gib < 0) throw bad("gpu-memory-gib", "must not be negative");
+  if (peak_tflops && !(*peak_tflops > 0))
+    throw bad("peak-tflops", fmt::format("must be positive, got {}", *peak_tflops));
   if (document_mask && micro_batch != 1)
     throw Error("--document-mask needs --micro-batch 1 (each row has its own documents)");
 }

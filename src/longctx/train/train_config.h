@@ -66,6 +66,9 @@ struct TrainConfig {
   uint64_t eval_every = 10;         // steps between per-domain loss reports
   uint32_t keep_checkpoints = 2;    // the newest N step checkpoints are kept
   std::string save_dtype = "auto";  // auto = the model's torch_dtype (bfloat16 if absent)
+  // Dense bf16 peak of one GPU in TFLOP/s for MFU; unset: the device's, by its name
+  // (base/device_peaks.h), and MFU unknown where the name is not in the table.
+  std::optional<double> peak_tflops;
 
   // Sets one setting from text; key is the JSON name ("seq_len") or the flag ("seq-len").
   // Throws Error naming the setting and the value.
@@ -82,9 +85,9 @@ struct TrainConfig {
     std::string_view help;
   };
   static const std::vector<Setting>& settings();
-  // Settings a resumed run may change: those that do not change what the model computes, and
-  // lr and grad_clip, the ways out of a diverging run (a resumed run with them changed is no
-  // longer the same as a straight one).
+  // Settings a resumed run may change: those that do not change what the model computes (the
+  // peak for MFU among them), and lr and grad_clip, the ways out of a diverging run (a resumed run
+  // with them changed is no longer the same as a straight one).
   static bool resumable_change(std::string_view name);
 };
 

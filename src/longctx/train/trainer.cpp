@@ -59,7 +59,7 @@ PlanRow check_plan(TrainConfig& c, const PlanInput& input, uint64_t budget,
     if (!fastest) {
       std::optional<PlanRow> offloaded;
       if (!c.offload_optimizer) offloaded = auto_recompute(input, budget, true);
-      throw Error(
+      throw DoesNotFit(
           fmt::format("no --recompute option fits {} at --seq-len {} with --micro-batch {}",
                       budget_text, c.seq_len, c.micro_batch),
           offloaded ? fmt::format("add --offload-optimizer (then {} fits: {:.1f} GiB)",
@@ -79,7 +79,7 @@ PlanRow check_plan(TrainConfig& c, const PlanInput& input, uint64_t budget,
                            ? fmt::format("{} fits ({:.1f} GiB)", options(*fastest),
                                          static_cast<double>(fastest->total) / kGiB)
                            : "add --offload-optimizer or shorten --seq-len (see `longctx plan`)";
-    throw Error(
+    throw DoesNotFit(
         fmt::format("{} needs about {:.1f} GiB at --seq-len {}; the budget is {}", options(chosen),
                     static_cast<double>(chosen.total) / kGiB, c.seq_len, budget_text),
         hint);
@@ -119,7 +119,8 @@ struct Trainer::State {
   std::shared_ptr<ProcessGroup> group;
   int rank = 0, world = 1;
   uint64_t rows_per_rank = 0;
-  PlanRow plan;  // the memory plan's row this run follows
+  PlanRow plan;           // the memory plan's row this run follows
+  double peak_flops = 0;  // one GPU's dense bf16 peak for MFU; 0: unknown
   std::vector<int32_t> rows_buffer;
 
   bool writes_files() const { return rank == 0; }
@@ -247,6 +248,15 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options) : state_(std::make_
                  "plain libtorch ops, about 4% slower and one [T, F] tensor more per layer");
   }
   PlanRow row = check_plan(config, plan, budget, [&](const std::string& t) { s.note(t); });
+  s.peak_flops = config.peak_tflops ? *config.peak_tflops * 1e12 : peak_flops(s.device);
+  if (s.peak_flops > 0)
+    s.note(fmt::format(
+        "MFU: 6N + 6LTd FLOPs per token (RECIPE.md section 5) over {:g} TFLOP/s "
+        "({})",
+        s.peak_flops / 1e12, config.peak_tflops ? "--peak-tflops" : device_name(s.device)));
+  else if (s.device.is_cuda())
+    s.note(fmt::format("MFU unknown: no dense bf16 peak is known for {} (give --peak-tflops)",
+                       device_name(s.device)));
   s.plan = row;
   Recompute mode = parse_recompute(config.recompute);
   Recompute rest = parse_recompute(config.recompute_rest);
@@ -428,19 +438,24 @@ StepMetrics Trainer::train_step() {
   m.step_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   m.tokens_per_second = static_cast<double>(step_tokens) / m.step_seconds;
   // Per GPU: the step's tokens over every rank's GPU; the peak of the fullest.
-  double peak = peak_flops(s.device) * s.world;
-  m.mfu = peak > 0 ? m.tokens_per_second * s.plan.model_flops_per_token / peak : 0.0;
+  if (s.peak_flops > 0) {
+    m.peak_tflops = s.peak_flops / 1e12;
+    m.mfu = m.tokens_per_second * s.plan.model_flops_per_token / (s.peak_flops * s.world);
+  }
   m.peak_memory_gib =
       s.all_ranks(static_cast<double>(peak_memory_bytes(s.device)), Reduce::kMax) / kGiB;
-  nlohmann::json line = {{"step", m.step},
-                         {"tokens", m.tokens},
-                         {"loss", m.loss},
-                         {"lr", m.lr},
-                         {"grad_norm", m.grad_norm},
-                         {"step_time_s", m.step_seconds},
-                         {"tokens_per_s", m.tokens_per_second},
-                         {"mfu", m.mfu},
-                         {"memory_peak_gib", m.peak_memory_gib}};
+  nlohmann::json line = {
+      {"step", m.step},
+      {"tokens", m.tokens},
+      {"loss", m.loss},
+      {"lr", m.lr},
+      {"grad_norm", m.grad_norm},
+      {"step_time_s", m.step_seconds},
+      {"tokens_per_s", m.tokens_per_second},
+      {"mfu", m.mfu ? nlohmann::json(*m.mfu) : nlohmann::json(nullptr)},
+      {"mfu_convention", "6N+6LTd"},
+      {"peak_tflops", m.peak_tflops ? nlohmann::json(*m.peak_tflops) : nlohmann::json(nullptr)},
+      {"memory_peak_gib", m.peak_memory_gib}};
   if (c.eval_every != 0 && s.step % c.eval_every == 0) {
     if (s.group) {
       std::vector<double> totals = s.domain_loss->totals();

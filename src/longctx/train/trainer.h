@@ -28,11 +28,19 @@
 #include <optional>
 #include <string>
 
+#include "longctx/base/error.h"
 #include "longctx/train/plan.h"
 #include "longctx/train/process_group.h"
 #include "longctx/train/train_config.h"
 
 namespace longctx {
+
+// Thrown by the Trainer's constructor when the memory plan says the configuration does not fit
+// the budget (its message names what would fit): a result for a benchmark, not a fault.
+class DoesNotFit : public Error {
+ public:
+  using Error::Error;
+};
 
 struct StepMetrics {
   uint64_t step = 0;    // 1-based: the number of optimizer steps done
@@ -42,7 +50,10 @@ struct StepMetrics {
   double grad_norm = 0;  // before clipping
   double step_seconds = 0;
   double tokens_per_second = 0;
-  double mfu = 0;  // RECIPE.md section 5 (6 N + 6 L T d per token, 989 TFLOP/s)
+  // RECIPE.md section 5 (6 N + 6 L T d per token) over the peak below; unset when the peak is
+  // unknown (the CPU, a GPU outside base/device_peaks.h, and no --peak-tflops).
+  std::optional<double> mfu;
+  std::optional<double> peak_tflops;  // dense bf16, one GPU: --peak-tflops or the device's
   double peak_memory_gib = 0;
   // {"Book": {"loss": 2.1, "tokens": 81919}, ...} on --eval-every steps, else null
   nlohmann::json domain_loss;

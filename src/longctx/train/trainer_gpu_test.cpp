@@ -37,7 +37,9 @@ std::vector<double> losses_of(const fs::path& tmp, const std::string& name,
     StepMetrics m = trainer.train_step();
     if (device != "cpu") {
       EXPECT_GT(m.peak_memory_gib, 0.0);
-      EXPECT_GT(m.mfu, 0.0);
+      // The GPU machine's cards (H100, H200) are in the peak table: MFU is known.
+      EXPECT_TRUE(m.mfu.has_value());
+      EXPECT_GT(m.mfu.value_or(0.0), 0.0);
     }
     losses.push_back(m.loss);
   }
