@@ -21,6 +21,8 @@ packages=(
   libcurl4-openssl-dev
   # tests: GoogleTest, the fake OpenAI server, the SentencePiece reference
   libgtest-dev libcpp-httplib-dev libcpp-httplib0.11 libsentencepiece-dev libsentencepiece0
+  # data parallelism: gloo's headers, where the libtorch brings none (c10d's ProcessGroupGloo)
+  libgloo-dev
   libbrotli-dev libssl-dev
 )
 cd "$dir"

@@ -134,7 +134,9 @@ void write_train_run(const fs::path& dir, const TrainFixture& train) {
                         {"grad_norm", 1.0},
                         {"step_time_s", 0.1},
                         {"tokens_per_s", 1000.0 * i},
-                        {"mfu", 0.0},
+                        {"mfu", train.mfu ? nlohmann::json(*train.mfu) : nlohmann::json(nullptr)},
+                        {"mfu_convention", "6N+6LTd"},
+                        {"peak_tflops", train.mfu ? nlohmann::json(989.0) : nlohmann::json(nullptr)},
                         {"memory_peak_gib", 0.0}};
     if (train.eval_every > 0 && i % train.eval_every == 0) {
       j["domain_loss"] = {{"RedPajamaBook", {{"loss", 6.0 - 0.25 * i}, {"tokens", 100}}},

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -32,6 +33,7 @@ struct TrainFixture {
   int steps = 3;
   int eval_every = 1;  // domain_loss on these steps
   double first_loss = 7.0;
+  std::optional<double> mfu;  // null, as train writes it on a CPU (no known peak)
 };
 // config.json + metrics.jsonl: step i (1-based) has tokens 2 * seq_len * i, loss
 // first_loss - 0.5 (i - 1), lr 1e-3, tokens_per_s 1000 i.

@@ -243,10 +243,15 @@ TrainStep parse_step(const nlohmann::json& j) {
   step.step = j.at("step").get<int64_t>();
   step.tokens = j.at("tokens").get<double>();
   step.loss = j.at("loss").get<double>();
-  step.lr = j.value("lr", 0.0);
-  step.tokens_per_s = j.value("tokens_per_s", 0.0);
-  step.mfu = j.value("mfu", 0.0);
-  step.memory_peak_gib = j.value("memory_peak_gib", 0.0);
+  // Optional numbers: absent or null (train writes "mfu": null where it knows no peak).
+  auto number = [&j](const char* key) -> std::optional<double> {
+    if (!j.contains(key) || j.at(key).is_null()) return std::nullopt;
+    return j.at(key).get<double>();
+  };
+  step.lr = number("lr").value_or(0.0);
+  step.tokens_per_s = number("tokens_per_s").value_or(0.0);
+  step.mfu = number("mfu");
+  step.memory_peak_gib = number("memory_peak_gib").value_or(0.0);
   if (j.contains("domain_loss")) {
     for (const auto& [domain, entry] : j.at("domain_loss").items()) {
       step.domain_loss[domain] = entry.at("loss").get<double>();

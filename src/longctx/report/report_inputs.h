@@ -73,7 +73,8 @@ struct MixData {
 struct TrainStep {
   int64_t step = 0;
   double tokens = 0;
-  double loss = 0, lr = 0, tokens_per_s = 0, mfu = 0, memory_peak_gib = 0;
+  double loss = 0, lr = 0, tokens_per_s = 0, memory_peak_gib = 0;
+  std::optional<double> mfu;  // null in metrics.jsonl where the device's peak is unknown (CPU)
   std::map<std::string, double> domain_loss;  // only on --eval-every steps
 };
 

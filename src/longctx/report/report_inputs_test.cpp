@@ -134,6 +134,7 @@ TEST(LoadReportData, ReadsEveryKindAndSkipsMalformedLines) {
   EXPECT_DOUBLE_EQ(data.runs[0].steps[2].tokens, 2 * 128 * 3);
   EXPECT_DOUBLE_EQ(data.runs[0].steps[2].loss, 6.0);
   EXPECT_DOUBLE_EQ(data.runs[0].steps[1].domain_loss.at("RedPajamaBook"), 5.5);
+  EXPECT_FALSE(data.runs[0].steps[0].mfu.has_value());  // "mfu": null is a step, not an error
   ASSERT_EQ(data.runs[0].skipped_lines.size(), 2u);
   EXPECT_EQ(data.runs[0].skipped_lines[0].rfind(metrics + ":4: ", 0), 0u)
       << data.runs[0].skipped_lines[0];
@@ -141,6 +142,18 @@ TEST(LoadReportData, ReadsEveryKindAndSkipsMalformedLines) {
   EXPECT_EQ(data.evals[0].task, "needle");
   EXPECT_EQ(data.evals[0].scorer, NeedleScorer::kPaper);
   EXPECT_EQ(data.evals[0].results.size(), 4u);
+}
+
+TEST(LoadReportData, MfuIsReadWhereTheRunKnewItsPeak) {
+  testing::TempDir dir;
+  fs::path run = dir.path() / "gpu-run";
+  testing::write_train_run(run, {.mfu = 0.42});
+  ReportData data = load_report_data(find_report_inputs({run}));
+  ASSERT_EQ(data.runs.size(), 1u);
+  ASSERT_EQ(data.runs[0].steps.size(), 3u);
+  EXPECT_TRUE(data.runs[0].skipped_lines.empty());
+  ASSERT_TRUE(data.runs[0].steps[2].mfu.has_value());
+  EXPECT_DOUBLE_EQ(*data.runs[0].steps[2].mfu, 0.42);
 }
 
 TEST(LoadReportData, ARerunCellCountsWithItsLatestLine) {

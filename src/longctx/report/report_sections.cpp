@@ -150,7 +150,7 @@ void training_table(ReportBuilder& b) {
     double peak = 0;
     for (const TrainStep& s : run.steps) {
       rates.push_back(s.tokens_per_s);
-      mfu.push_back(s.mfu);
+      if (s.mfu) mfu.push_back(*s.mfu);
       peak = std::max(peak, s.memory_peak_gib);
     }
     bool any = !run.steps.empty();
@@ -159,7 +159,7 @@ void training_table(ReportBuilder& b) {
                    fmt::format("{}", c.value("seq_len", 0)),
                    any ? fmt::format("{:.4f}", run.steps.front().loss) : "-",
                    any ? fmt::format("{:.4f}", run.steps.back().loss) : "-",
-                   fmt::format("{:.0f}", median(rates)), percent(median(mfu)),
+                   fmt::format("{:.0f}", median(rates)), mfu.empty() ? "-" : percent(median(mfu)),
                    fmt::format("{:.1f}", peak), fmt::format("{:g}", number_or(c, "lr", 0)),
                    c.value("schedule", "-")});
   }
