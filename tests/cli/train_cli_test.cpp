@@ -63,6 +63,12 @@ class TrainCli : public ::testing::Test {
         "--device cpu -q",
         model().string(), data().string(), run(out).string());
   }
+  // Shell: wait until the run has logged a step (every rank is past its start, signal handlers
+  // set), at most two minutes.
+  static std::string wait_for_a_step(const fs::path& run) {
+    return fmt::format("for i in $(seq 600); do [ -s {} ] && break; sleep 0.2; done",
+                       (run / "metrics.jsonl").string());
+  }
   static testing::TempDir* dir_;
 };
 testing::TempDir* TrainCli::dir_ = nullptr;
@@ -147,10 +153,10 @@ TEST_F(TrainCli, LayersMixRecomputeModesAndResumeMayReplaceTheMix) {
 
 TEST_F(TrainCli, SigtermCheckpointsAndTheRunResumes) {
   // A preempted job: SIGTERM ends the step in progress, writes a checkpoint and exits 130.
-  CommandResult r = testing::run_command(fmt::format(
-      "{} {} --steps 1000000 >/dev/null 2>&1 & pid=$!; sleep 3; kill -TERM $pid; wait $pid; "
-      "echo exit=$?",
-      LONGCTX_BINARY, base("preempted")));
+  CommandResult r = testing::run_command(
+      fmt::format("{} {} --steps 1000000 >/dev/null 2>&1 & pid=$!; {}; kill -TERM $pid; wait $pid; "
+                  "echo exit=$?",
+                  LONGCTX_BINARY, base("preempted"), wait_for_a_step(run("preempted"))));
   ASSERT_NE(r.out.find("exit=130"), std::string::npos) << r.out << r.err;
   std::string latest = read_file(run("preempted") / "checkpoints" / "latest");
   uint64_t step = std::stoull(latest.substr(5));
@@ -182,10 +188,10 @@ TEST_F(TrainCli, TwoRanksOnThisMachineTrainLikeOneProcess) {
 
   // SIGTERM to the launcher reaches each rank once: they stop at the same step, rank 0
   // writes the checkpoint, and the run resumes, again on two ranks.
-  CommandResult stopped = testing::run_command(
-      fmt::format("{} {} --steps 1000000 --nproc-per-node 2 >/dev/null 2>&1 & pid=$!; sleep 4; "
-                  "kill -TERM $pid; wait $pid; echo exit=$?",
-                  LONGCTX_BINARY, base("ranks-preempted")));
+  CommandResult stopped = testing::run_command(fmt::format(
+      "{} {} --steps 1000000 --nproc-per-node 2 >/dev/null 2>&1 & pid=$!; {}; "
+      "kill -TERM $pid; wait $pid; echo exit=$?",
+      LONGCTX_BINARY, base("ranks-preempted"), wait_for_a_step(run("ranks-preempted"))));
   ASSERT_NE(stopped.out.find("exit=130"), std::string::npos) << stopped.out << stopped.err;
   std::string latest = read_file(run("ranks-preempted") / "checkpoints" / "latest");
   uint64_t step = std::stoull(latest.substr(5));
