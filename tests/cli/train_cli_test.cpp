@@ -496,16 +496,34 @@ TEST(PlanCli, GpusShareTheStepAndNotTheMemory) {
   EXPECT_EQ(four["gpus"], 4);
   EXPECT_EQ(one["rows_per_step"], 8);
   EXPECT_EQ(four["rows_per_step"], 8);
-  ASSERT_EQ(one["options"].size(), four["options"].size());
-  for (size_t i = 0; i < one["options"].size(); ++i) {
-    const nlohmann::json &a = one["options"][i], &b = four["options"][i];
+  // On 4 GPUs every option comes whole (each GPU the state of one) and sharded.
+  std::vector<nlohmann::json> whole, sharded;
+  for (const nlohmann::json& o : four["options"])
+    (o["sharded_optimizer"].get<bool>() ? sharded : whole).push_back(o);
+  ASSERT_EQ(one["options"].size(), whole.size());
+  ASSERT_EQ(whole.size(), sharded.size());
+  for (size_t i = 0; i < whole.size(); ++i) {
+    const nlohmann::json &a = one["options"][i], &b = whole[i], &z = sharded[i];
     EXPECT_EQ(a["total_gib"], b["total_gib"]) << a.dump();
     if (!a["offload_optimizer"].get<bool>()) {
       EXPECT_NEAR(b["step_time_s"].get<double>(), a["step_time_s"].get<double>() / 4,
                   1e-9 * a["step_time_s"].get<double>())
           << a.dump();
+      // Sharded: the 16 bytes a parameter of state, 1/4 of them here (a gradient piece and
+      // the buckets on the wire beside them).
+      EXPECT_LT(z["optimizer_gib"].get<double>(), b["optimizer_gib"].get<double>() / 2) << z.dump();
+    } else {
+      // Offloaded: each rank's CPU memory holds 1/4 of the state; a host holds its 4 ranks'.
+      EXPECT_NEAR(z["cpu_gib"].get<double>(), b["cpu_gib"].get<double>() / 4, 1e-6) << z.dump();
+      EXPECT_NEAR(z["host_cpu_gib"].get<double>(), 4 * z["cpu_gib"].get<double>(), 1e-6);
+      EXPECT_NEAR(b["host_cpu_gib"].get<double>(), 4 * b["cpu_gib"].get<double>(), 1e-6);
     }
+    EXPECT_LT(z["total_gib"].get<double>(), b["total_gib"].get<double>()) << z.dump();
   }
+  CommandResult table = testing::run_longctx(
+      "plan --preset tinyllama-1.1b --seq-len 32768 --batch-tokens 256K --gpus 4");
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("shard  cpu/rank  cpu/host"), std::string::npos) << table.out;
   // 6 rows on 4 GPUs round up to 8, whole rows on every GPU.
   CommandResult r = testing::run_longctx(
       "plan --preset tinyllama-1.1b --seq-len 32768 --batch-tokens 192K --json --gpus 4");
