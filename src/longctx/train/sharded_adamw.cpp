@@ -163,6 +163,7 @@ void ShardedAdamW::finish(size_t index) {
 
 void ShardedAdamW::accumulate() {
   torch::NoGradGuard no_grad;
+  sent_during_backward_ = next_launch_;
   while (next_launch_ < buckets_.size()) launch(next_launch_++);
   // A bucket that backward came back to after it went (a parameter used twice, far apart)
   // goes again with its whole gradient; every rank sees the same graph, so the same buckets.

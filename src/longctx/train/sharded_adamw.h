@@ -68,6 +68,8 @@ class ShardedAdamW : public TrainingOptimizer {
 
   int64_t shard_elements() const { return shard_elements_; }
   size_t buckets() const { return buckets_.size(); }
+  // Buckets the last micro-batch sent while its backward still ran (the overlap).
+  size_t buckets_sent_during_backward() const { return sent_during_backward_; }
 
  private:
   struct Param {
@@ -115,6 +117,7 @@ class ShardedAdamW : public TrainingOptimizer {
   torch::Tensor host_grad_;  // offload: [shard] the gradient sum in CPU memory for the update
   torch::Tensor target_;     // where this micro-batch's reduce-scatters land
   size_t next_launch_ = 0;   // buckets go in index order on every rank
+  size_t sent_during_backward_ = 0;
   std::vector<size_t> in_flight_;
   bool has_grad_ = false;
   int64_t steps_ = 0;
