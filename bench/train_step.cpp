@@ -233,7 +233,7 @@ int main(int argc, char** argv) {
     std::printf(
         "%d GPUs, one process each, data parallel (NCCL: %s); tokens/s over all GPUs, "
         "MFU per GPU\n",
-        gpus, longctx::nccl_built() ? "yes" : "no, TCP");
+        gpus, longctx::nccl_built() ? "yes" : "no");
   std::printf("| shape | tokens | recompute | tokens/s | MFU | peak GiB | plan GiB |\n");
   std::printf("|---|---:|---|---:|---:|---:|---:|\n");
   std::vector<uint32_t> lengths;
