@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "longctx/train/adamw.h"
-#include "longctx/train/trainer_test_support.h"
+#include "support/trainer_test_support.h"
 
 namespace longctx {
 namespace {
