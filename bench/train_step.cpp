@@ -251,7 +251,7 @@ int main(int argc, char** argv) {
     std::printf(
         "%d GPUs, one process each, data parallel (NCCL: %s); tokens/s over all GPUs, "
         "MFU per GPU\n",
-        gpus, longctx::nccl_built() ? "yes" : "no, TCP");
+        gpus, longctx::nccl_built() ? "yes" : "no");
   const torch::Device device(torch::kCUDA, 0);  // a host's GPUs are of one kind here
   const std::optional<double> peak = longctx::bench::peak_tflops(device, given_peak);
   std::printf("GPU: %s; MFU: 6N + 6LTd per token (RECIPE.md section 5) over %s\n",

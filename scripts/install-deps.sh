@@ -13,6 +13,8 @@ packages=(
   # model and trainer: libtorch (CPU), with the threaded OpenBLAS it needs to be fast (without
   # it libtorch falls back to the reference BLAS, ~17x slower)
   libtorch-dev libopenblas0-pthread
+  # data parallelism: c10d's Gloo backend needs gloo's own headers
+  libgloo-dev
   # evaluation: HTTP client for served models; cpp-httplib serves the tests' fake
   # OpenAI-compatible endpoint
   libcurl4-openssl-dev libcpp-httplib-dev
@@ -20,6 +22,8 @@ packages=(
   librsvg2-dev
   # tests and benchmarks
   libgtest-dev zstd gzip sentencepiece python3 python3-sentencepiece
+  # the torchrun test holds its agent store with torch.distributed.TCPStore (Debian's 1.13)
+  python3-torch
   # the default corpus is assembled from Debian packages with dpkg-deb and xz
   dpkg xz-utils ca-certificates
 )

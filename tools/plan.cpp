@@ -30,6 +30,7 @@ struct PlanFlags {
   uint32_t seq_len = 81920;
   uint32_t micro_batch = 1;
   uint32_t gpus = 1;  // data-parallel ranks: each runs 1/gpus of a step's rows
+  uint32_t gpus_per_host = 0;  // ranks sharing a host's CPU memory; 0: min(gpus, 8)
   std::string batch_tokens = "4M";
   std::string gpu_mem = "80GiB";
   std::string dtype = "bfloat16";
@@ -89,31 +90,51 @@ int run_plan(const PlanFlags& flags) {
       .attention_output_by_token = attention_keeping_built() && flags.dtype == "bfloat16",
       .host_link_bytes_per_second = flags.host_gbps * 1e9,
       .cpu_memory_bytes_per_second = flags.cpu_gbps * 1e9,
-      .budget_bytes = budget};
-  std::vector<PlanRow> plan = plan_training(input);
-  // What --recompute auto picks, without and with offload: with the layers left to it, the
-  // fastest single mode or mix of two; otherwise the fastest mode on the given layers.
+      .budget_bytes = budget,
+      .ranks = flags.gpus,
+      .ranks_per_host = flags.gpus_per_host > 0 ? flags.gpus_per_host : std::min(flags.gpus, 8u)};
+  // Several GPUs: every option with the optimizer state whole on each GPU, then sharded.
+  std::vector<bool> shardings{false};
+  if (flags.gpus > 1) shardings.push_back(true);
+  std::vector<PlanRow> plan;  // plan_training's rows, per sharding
   std::vector<PlanRow> picks;
-  for (bool offload : {false, true})
-    if (std::optional<PlanRow> r = auto_recompute(input, budget, offload)) picks.push_back(*r);
+  std::vector<PlanRow> rows;  // those, then the mixes auto picks, per sharding
+  std::vector<bool> mixed;    // rows[i] is a mix of its own
   auto same = [](const PlanRow& a, const PlanRow& b) {
-    return a.offload == b.offload && a.recompute == b.recompute &&
+    return a.offload == b.offload && a.sharded == b.sharded && a.recompute == b.recompute &&
            a.recompute_layers == b.recompute_layers && a.recompute_rest == b.recompute_rest;
   };
+  for (bool sharded : shardings) {
+    input.shard_optimizer = sharded;
+    std::vector<PlanRow> options = plan_training(input);
+    // What --recompute auto picks, without and with offload: with the layers left to it, the
+    // fastest single mode or mix of two; otherwise the fastest mode on the given layers.
+    std::vector<PlanRow> chosen;
+    for (bool offload : {false, true})
+      if (std::optional<PlanRow> r = auto_recompute(input, budget, offload)) chosen.push_back(*r);
+    plan.insert(plan.end(), options.begin(), options.end());
+    rows.insert(rows.end(), options.begin(), options.end());
+    mixed.resize(rows.size(), false);
+    // A mix auto picks is a row of its own.
+    for (const PlanRow& p : chosen) {
+      picks.push_back(p);
+      if (std::none_of(options.begin(), options.end(),
+                       [&](const PlanRow& r) { return same(p, r); })) {
+        rows.push_back(p);
+        mixed.push_back(true);
+      }
+    }
+  }
   auto picked = [&](const PlanRow& r) {
     return std::any_of(picks.begin(), picks.end(), [&](const PlanRow& p) { return same(p, r); });
   };
-  // A mix auto picks is a row of its own.
-  std::vector<PlanRow> rows = plan;
-  for (const PlanRow& p : picks)
-    if (std::none_of(plan.begin(), plan.end(), [&](const PlanRow& r) { return same(p, r); }))
-      rows.push_back(p);
   auto gib = [](uint64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024 * 1024); };
 
   if (flags.json) {
     nlohmann::json out = {{"seq_len", flags.seq_len},
                           {"rows_per_step", step_rows},
                           {"gpus", flags.gpus},
+                          {"gpus_per_host", input.ranks_per_host},
                           {"budget_gib", gib(budget)},
                           {"assumed_mfu", flags.assumed_mfu},
                           {"flop_convention", "6N + 6LTd per token, 989 TFLOP/s peak"},
@@ -126,6 +147,7 @@ int run_plan(const PlanFlags& flags) {
                                 {"recompute_layers", r.recompute_layers},
                                 {"recompute_rest", r.recompute_rest},
                                 {"offload_optimizer", r.offload},
+                                {"sharded_optimizer", r.sharded},
                                 {"weights_gib", gib(r.weights)},
                                 {"gradients_gib", gib(r.gradients)},
                                 {"all_gradients_gib", gib(r.all_gradients)},
@@ -135,6 +157,7 @@ int run_plan(const PlanFlags& flags) {
                                 {"transient_gib", gib(r.transient)},
                                 {"total_gib", gib(r.total)},
                                 {"cpu_gib", gib(r.cpu_bytes)},
+                                {"host_cpu_gib", gib(r.host_bytes)},
                                 {"gpu_gradient_sums_gib", gib(r.gpu_sums)},
                                 {"fits", r.total <= budget},
                                 {"auto_picks", picked(r)},
@@ -148,27 +171,33 @@ int run_plan(const PlanFlags& flags) {
   std::printf("%s at %u tokens per row, %llu rows per step, %s budget %.1f GiB\n",
               flags.model.empty() ? flags.preset.c_str() : flags.model.c_str(), flags.seq_len,
               static_cast<unsigned long long>(step_rows), flags.dtype.c_str(), gib(budget));
-  if (flags.gpus > 1)
+  const bool several = flags.gpus > 1;
+  if (several)
     std::printf(
-        "%u data-parallel GPUs, %llu rows each a step: memory is per GPU (and the offloaded "
-        "state per rank, in its node's CPU memory); tokens/s is over all GPUs\n",
-        flags.gpus, static_cast<unsigned long long>(step_rows / flags.gpus));
-  std::printf("%-19s %-8s %8s %8s %9s %11s %9s %8s %5s %11s %9s %9s\n", "recompute", "offload",
+        "%u data-parallel GPUs (%u a host), %llu rows each a step: GPU memory is per GPU; "
+        "tokens/s is over all GPUs; shard: the optimizer state split over the GPUs (ZeRO-2, "
+        "train's default with several), else whole on each\n",
+        flags.gpus, input.ranks_per_host, static_cast<unsigned long long>(step_rows / flags.gpus));
+  std::printf("%-19s %-8s %8s %8s %9s %11s %9s %8s %5s %11s %9s %9s%s\n", "recompute", "offload",
               "weights", "grads", "optimizer", "activations", "transient", "total", "fits",
-              "step time s", "offload s", "tokens/s");
+              "step time s", "offload s", "tokens/s", several ? "  shard  cpu/rank  cpu/host" : "");
   if (flags.recompute_layers != "all" || flags.recompute_rest != "none")
     std::printf("each row's mode on layers %s, %s on the others\n", flags.recompute_layers.c_str(),
                 flags.recompute_rest.c_str());
   for (size_t i = 0; i < rows.size(); ++i) {
     const PlanRow& r = rows[i];
-    bool mixed = i >= plan.size();
-    if (mixed) std::printf("mixed: %s\n", recompute_label(r).c_str());
+    if (mixed[i]) std::printf("mixed: %s\n", recompute_label(r).c_str());
     double step_tokens = static_cast<double>(step_rows) * flags.seq_len;
-    std::printf("%-19s %-8s %8.1f %8.1f %9.1f %11.1f %9.1f %8.1f %5s %11.2f %9.2f %9.0f%s\n",
-                mixed ? "  mixed" : r.recompute.c_str(), r.offload ? "yes" : "no", gib(r.weights),
-                gib(r.gradients), gib(r.optimizer), gib(r.activations), gib(r.transient),
-                gib(r.total), r.total <= budget ? "yes" : "no", r.step_seconds, r.offload_seconds,
-                step_tokens / r.step_seconds, picked(r) ? " <" : "");
+    std::string ranks_text =
+        several ? fmt::format("  {:<5} {:>9.1f} {:>9.1f}", r.sharded ? "yes" : "no",
+                              gib(r.cpu_bytes), gib(r.host_bytes))
+                : "";
+    std::printf("%-19s %-8s %8.1f %8.1f %9.1f %11.1f %9.1f %8.1f %5s %11.2f %9.2f %9.0f%s%s\n",
+                mixed[i] ? "  mixed" : r.recompute.c_str(), r.offload ? "yes" : "no",
+                gib(r.weights), gib(r.gradients), gib(r.optimizer), gib(r.activations),
+                gib(r.transient), gib(r.total), r.total <= budget ? "yes" : "no", r.step_seconds,
+                r.offload_seconds, step_tokens / r.step_seconds, ranks_text.c_str(),
+                picked(r) ? " <" : "");
   }
   std::printf(
       "GiB on the GPU at the start of backward (grads: the head's and the top layer's, made by "
@@ -185,9 +214,9 @@ int run_plan(const PlanFlags& flags) {
       "modes across the layers (a mixed row: train takes its --recompute-layers and "
       "--recompute-rest).\n"
       "MLP activations counted %s the fused SwiGLU kernel (%s); attention outputs %s.\n",
-      gib(plan.back().reserve), gib(plan.back().all_gradients), gib(plan.back().cpu_bytes),
-      100 * flags.assumed_mfu, flags.host_gbps, flags.cpu_gbps,
-      input.fused_swiglu ? "with" : "without",
+      gib(plan.front().reserve), gib(plan.front().all_gradients),
+      gib(plan[plan.size() / shardings.size() - 1].cpu_bytes), 100 * flags.assumed_mfu,
+      flags.host_gbps, flags.cpu_gbps, input.fused_swiglu ? "with" : "without",
       input.fused_swiglu ? "this build has the fused CUDA kernels"
       : fused_kernels_built()
           ? "turned off by LONGCTX_FUSED_KERNELS=0"
@@ -220,6 +249,10 @@ CommandRun add_plan_command(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--gpus", flags->gpus, "Data-parallel GPUs (train --nproc-per-node)")
       ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  command
+      ->add_option("--gpus-per-host", flags->gpus_per_host,
+                   "GPUs (ranks) on each host, sharing its CPU memory (0: min(--gpus, 8))")
       ->capture_default_str();
   command->add_option("--batch-tokens", flags->batch_tokens, "Tokens per optimizer step")
       ->capture_default_str();

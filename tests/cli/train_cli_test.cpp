@@ -7,11 +7,15 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+#include <cstring>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 
 #include "longctx/base/files.h"
+#include "longctx/model/safetensors.h"
 #include "support/fixtures.h"
 #include "support/sentencepiece_fixture.h"
 
@@ -58,17 +62,23 @@ class TrainCli : public ::testing::Test {
   static fs::path model() { return dir_->path() / "model"; }
   static fs::path run(const std::string& name) { return dir_->path() / name; }
   // The flags every run here shares: 2 rows of 128 tokens per step on the CPU.
-  // A shell command that waits (up to 120 s) until a run has written its config.json, which
-  // every rank does only after installing its signal handlers, and then one more second, so a
-  // signal finds a run in its steps however loaded the machine is (a fixed sleep did not).
-  static std::string wait_until_training(const fs::path& run_dir) {
-    return fmt::format("for i in $(seq 600); do [ -f {} ] && break; sleep 0.2; done; sleep 1",
-                       (run_dir / "config.json").string());
-  }
   static std::string base(const std::string& out) {
     return fmt::format(
         "train --model {} --data {} --out {} --batch-tokens 256 --lr 1e-3 "
         "--device cpu -q",
+        model().string(), data().string(), run(out).string());
+  }
+  // Shell: wait until the run has logged a step (every rank is past its start, signal handlers
+  // set), at most two minutes.
+  static std::string wait_for_a_step(const fs::path& run) {
+    return fmt::format("for i in $(seq 600); do [ -s {} ] && break; sleep 0.2; done",
+                       (run / "metrics.jsonl").string());
+  }
+  // base() with 6 rows a step and float32 weights saved (compared to float32 rounding).
+  static std::string six_rows(const std::string& out) {
+    return fmt::format(
+        "train --model {} --data {} --out {} --batch-tokens 768 --lr 1e-3 --device cpu -q "
+        "--save-dtype float32",
         model().string(), data().string(), run(out).string());
   }
   static testing::TempDir* dir_;
@@ -201,9 +211,9 @@ TEST_F(TrainCli, LayersMixRecomputeModesAndResumeMayReplaceTheMix) {
 TEST_F(TrainCli, SigtermCheckpointsAndTheRunResumes) {
   // A preempted job: SIGTERM ends the step in progress, writes a checkpoint and exits 130.
   CommandResult r = testing::run_command(
-      fmt::format("{} {} --steps 1000000 >/dev/null 2>&1 & pid=$!; {}; kill -TERM $pid; "
-                  "wait $pid; echo exit=$?",
-                  LONGCTX_BINARY, base("preempted"), wait_until_training(run("preempted"))));
+      fmt::format("{} {} --steps 1000000 >/dev/null 2>&1 & pid=$!; {}; kill -TERM $pid; wait $pid; "
+                  "echo exit=$?",
+                  LONGCTX_BINARY, base("preempted"), wait_for_a_step(run("preempted"))));
   ASSERT_NE(r.out.find("exit=130"), std::string::npos) << r.out << r.err;
   std::string latest = read_file(run("preempted") / "checkpoints" / "latest");
   uint64_t step = std::stoull(latest.substr(5));
@@ -235,11 +245,10 @@ TEST_F(TrainCli, TwoRanksOnThisMachineTrainLikeOneProcess) {
 
   // SIGTERM to the launcher reaches each rank once: they stop at the same step, rank 0
   // writes the checkpoint, and the run resumes, again on two ranks.
-  CommandResult stopped = testing::run_command(
-      fmt::format("{} {} --steps 1000000 --nproc-per-node 2 >/dev/null 2>&1 & pid=$!; {}; "
-                  "kill -TERM $pid; wait $pid; echo exit=$?",
-                  LONGCTX_BINARY, base("ranks-preempted"),
-                  wait_until_training(run("ranks-preempted"))));
+  CommandResult stopped = testing::run_command(fmt::format(
+      "{} {} --steps 1000000 --nproc-per-node 2 >/dev/null 2>&1 & pid=$!; {}; "
+      "kill -TERM $pid; wait $pid; echo exit=$?",
+      LONGCTX_BINARY, base("ranks-preempted"), wait_for_a_step(run("ranks-preempted"))));
   ASSERT_NE(stopped.out.find("exit=130"), std::string::npos) << stopped.out << stopped.err;
   std::string latest = read_file(run("ranks-preempted") / "checkpoints" / "latest");
   uint64_t step = std::stoull(latest.substr(5));
@@ -256,6 +265,150 @@ TEST_F(TrainCli, TwoRanksOnThisMachineTrainLikeOneProcess) {
       base("ranks-failed") + " --steps 1 --nproc-per-node 2 --gpu-memory-gib 0.000001");
   EXPECT_NE(failed.exit_code, 0);
   EXPECT_NE(failed.err.find("rank 1: "), std::string::npos) << failed.err;
+}
+
+// The float32 weights of a run's final model (--save-dtype float32), by name.
+std::map<std::string, std::vector<float>> final_weights(const fs::path& run) {
+  SafetensorsFile f = SafetensorsFile::open(run / "model" / "model.safetensors");
+  std::map<std::string, std::vector<float>> out;
+  for (const auto& [name, view] : f.tensors()) {
+    EXPECT_EQ(view.dtype, DType::kF32) << name;
+    std::vector<float>& v = out[name];
+    v.resize(static_cast<size_t>(view.numel()));
+    std::memcpy(v.data(), view.bytes.data(), view.bytes.size());
+  }
+  return out;
+}
+
+// Same losses (relative 1e-5) and gradient norms (1e-4) at every step, and the same weights to
+// float32 rounding.
+void expect_same_training(const fs::path& a, const fs::path& b) {
+  std::vector<nlohmann::json> la = testing::read_jsonl(a / "metrics.jsonl");
+  std::vector<nlohmann::json> lb = testing::read_jsonl(b / "metrics.jsonl");
+  ASSERT_EQ(la.size(), lb.size()) << b;
+  for (size_t i = 0; i < la.size(); ++i) {
+    double loss = la[i]["loss"].get<double>();
+    EXPECT_NEAR(lb[i]["loss"].get<double>(), loss, 1e-5 * loss) << b << " step " << i + 1;
+    EXPECT_EQ(lb[i]["tokens"], la[i]["tokens"]) << b;
+    // AdamW hardly sees a gradient's scale; the norm does: a wrong normaliser shows here.
+    double norm = la[i]["grad_norm"].get<double>();
+    EXPECT_NEAR(lb[i]["grad_norm"].get<double>(), norm, 1e-4 * norm) << b << " step " << i + 1;
+  }
+  auto wa = final_weights(a), wb = final_weights(b);
+  ASSERT_EQ(wa.size(), wb.size()) << b;
+  for (const auto& [name, va] : wa) {
+    const std::vector<float>& vb = wb.at(name);
+    ASSERT_EQ(va.size(), vb.size()) << name;
+    // The largest difference against the tensor's scale: float32 roundings of the gradient,
+    // which AdamW's update (lr 1e-3) amplifies where a gradient is near zero (measured: 6e-5).
+    double worst = 0, scale = 0;
+    for (size_t i = 0; i < va.size(); ++i) {
+      worst = std::max(worst, std::abs(static_cast<double>(va[i]) - vb[i]));
+      scale = std::max(scale, std::abs(static_cast<double>(va[i])));
+    }
+    worst /= scale;
+    EXPECT_LT(worst, 2e-4) << b << " " << name;
+  }
+}
+
+TEST_F(TrainCli, OneTwoOrThreeRanksShardedOrNotTrainAlike) {
+  // 6 rows a step: one process runs them 1, 2 or 3 at a time; 2 ranks 3 each, 3 ranks 2 each,
+  // with the optimizer state sharded (the default with ranks) or whole on every rank. Every
+  // target of a step weighs 1 / (6 * 127) however the rows are cut, so all give one run's
+  // losses and weights. Then a 2-rank run resumes on 3 ranks and ends with the same weights.
+  auto train = [&](const std::string& name, const std::string& flags) {
+    CommandResult r = testing::run_longctx(six_rows(name) + " --steps 3 " + flags);
+    EXPECT_EQ(r.exit_code, 0) << name << "\n" << r.err;
+    return r;
+  };
+  train("p1", "--micro-batch 1");
+  for (const auto& [name, flags] : std::vector<std::pair<std::string, std::string>>{
+           {"p1-micro2", "--micro-batch 2"},
+           {"p1-micro3", "--micro-batch 3"},
+           {"p2", "--nproc-per-node 2"},
+           {"p2-micro3", "--nproc-per-node 2 --micro-batch 3"},
+           {"p2-whole", "--nproc-per-node 2 --shard-optimizer off"},
+           {"p3", "--nproc-per-node 3"},
+           {"p3-whole", "--nproc-per-node 3 --shard-optimizer off"}}) {
+    CommandResult r = train(name, flags);
+    if (flags.find("nproc") != std::string::npos && flags.find("off") == std::string::npos) {
+      nlohmann::json state = nlohmann::json::parse(
+          read_file(run(name) / "checkpoints" / "step-000003" / "trainer_state.json"));
+      EXPECT_EQ(state["sharded_optimizer"], true) << name;
+    }
+    expect_same_training(run("p1"), run(name));
+  }
+  // Stopped after 2 steps on 2 sharded ranks, resumed on 3.
+  CommandResult first =
+      testing::run_longctx(six_rows("p2-then-3") + " --steps 2 --nproc-per-node 2");
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  CommandResult resumed = testing::run_longctx(
+      fmt::format("train --resume {} --steps 3 -q --nproc-per-node 3", run("p2-then-3").string()));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("the run had 2 rank(s), now 3"), std::string::npos) << resumed.err;
+  expect_same_training(run("p1"), run("p2-then-3"));
+}
+
+// Shell: a torchrun agent's store, held with torch.distributed.TCPStore (Debian's
+// python3-torch) on a port of its choosing, in $PORT; $agent is its pid.
+std::string agent_store(const fs::path& dir) {
+  return fmt::format(
+      "PY=; for p in python3 /usr/bin/python3; do $p -c 'import torch.distributed' 2>/dev/null "
+      "&& PY=$p && break; done; [ -n \"$PY\" ] || {{ echo 'no python3 with torch "
+      "(python3-torch: scripts/install-deps.sh)'; exit 3; }}; "
+      "$PY -c 'import time; from torch.distributed import TCPStore; "
+      "s = TCPStore(\"127.0.0.1\", 0, None, True, wait_for_workers=False); "
+      "print(s.port, flush=True); time.sleep(600)' > {0}/port & agent=$!; "
+      "for i in $(seq 300); do [ -s {0}/port ] && break; sleep 0.2; done; PORT=$(cat {0}/port); "
+      "export WORLD_SIZE=2 LOCAL_WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$PORT "
+      "TORCHELASTIC_USE_AGENT_STORE=True TORCHELASTIC_RESTART_COUNT=0 OMP_NUM_THREADS=1; ",
+      dir.string());
+}
+
+TEST_F(TrainCli, RanksStartedAsTorchrunStartsThemTrainLikeOneProcess) {
+  // torchrun --no-python: its agent holds a TCPStore on MASTER_PORT and starts each rank with
+  // RANK, LOCAL_RANK, WORLD_SIZE, ... and TORCHELASTIC_USE_AGENT_STORE=True. The ranks join
+  // the agent's store (rank 0 used to try to bind that port and fail).
+  const fs::path dir = run("torchrun-agent");
+  fs::create_directories(dir);
+  ASSERT_EQ(testing::run_longctx(base("torchrun-single") + " --steps 3").exit_code, 0);
+  const std::string rank = fmt::format("{} {} --steps 3", LONGCTX_BINARY, base("torchrun"));
+  CommandResult r = testing::run_command(
+      agent_store(dir) +
+      fmt::format("RANK=0 LOCAL_RANK=0 {0} 2>{1}/r0.err & a=$!; RANK=1 LOCAL_RANK=1 {0} "
+                  "2>{1}/r1.err & b=$!; wait $a; ra=$?; wait $b; rb=$?; kill $agent; "
+                  "echo ra=$ra rb=$rb",
+                  rank, dir.string()));
+  EXPECT_NE(r.out.find("ra=0 rb=0"), std::string::npos)
+      << r.out << read_file(dir / "r0.err") << read_file(dir / "r1.err");
+  std::vector<nlohmann::json> one = testing::read_jsonl(run("torchrun-single") / "metrics.jsonl");
+  std::vector<nlohmann::json> two = testing::read_jsonl(run("torchrun") / "metrics.jsonl");
+  ASSERT_EQ(two.size(), 3u);
+  for (size_t i = 0; i < two.size(); ++i) {
+    double loss = one[i]["loss"].get<double>();
+    EXPECT_NEAR(two[i]["loss"].get<double>(), loss, 1e-5 * loss) << "step " << i + 1;
+  }
+}
+
+TEST_F(TrainCli, ARankThatDiesEndsTheOthersWithAClearError) {
+  // Two torchrun-style ranks; rank 1 is killed (SIGKILL: no goodbye) once training runs.
+  // Rank 0 must fail on its own, soon, naming what happened, not hang in a collective.
+  const fs::path dir = run("dies-agent");
+  fs::create_directories(dir);
+  const std::string rank = fmt::format("{} {} --steps 1000000", LONGCTX_BINARY, base("dies"));
+  CommandResult r = testing::run_command(
+      agent_store(dir) +
+      fmt::format("RANK=0 LOCAL_RANK=0 timeout 300 {0} 2>{1}/r0.err & a=$!; RANK=1 LOCAL_RANK=1 "
+                  "{0} 2>{1}/r1.err & b=$!; {2}; kill -KILL $b; t0=$(date +%s); wait $a; ra=$?; "
+                  "t1=$(date +%s); kill $agent; echo ra=$ra seconds=$((t1 - t0))",
+                  rank, dir.string(), wait_for_a_step(run("dies"))));
+  std::string err = read_file(dir / "r0.err");
+  ASSERT_NE(r.out.find("ra="), std::string::npos) << r.out << r.err;
+  EXPECT_EQ(r.out.find("ra=0 "), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("ra=124 "), std::string::npos) << "rank 0 hung: " << r.out << err;
+  const int seconds = std::stoi(r.out.substr(r.out.find("seconds=") + 8));
+  EXPECT_LT(seconds, 60) << err;
+  EXPECT_NE(err.find("rank 0: lost the connection to another rank"), std::string::npos) << err;
 }
 
 TEST_F(TrainCli, ConfigFileThenFlags) {
@@ -389,16 +542,34 @@ TEST(PlanCli, GpusShareTheStepAndNotTheMemory) {
   EXPECT_EQ(four["gpus"], 4);
   EXPECT_EQ(one["rows_per_step"], 8);
   EXPECT_EQ(four["rows_per_step"], 8);
-  ASSERT_EQ(one["options"].size(), four["options"].size());
-  for (size_t i = 0; i < one["options"].size(); ++i) {
-    const nlohmann::json &a = one["options"][i], &b = four["options"][i];
+  // On 4 GPUs every option comes whole (each GPU the state of one) and sharded.
+  std::vector<nlohmann::json> whole, sharded;
+  for (const nlohmann::json& o : four["options"])
+    (o["sharded_optimizer"].get<bool>() ? sharded : whole).push_back(o);
+  ASSERT_EQ(one["options"].size(), whole.size());
+  ASSERT_EQ(whole.size(), sharded.size());
+  for (size_t i = 0; i < whole.size(); ++i) {
+    const nlohmann::json &a = one["options"][i], &b = whole[i], &z = sharded[i];
     EXPECT_EQ(a["total_gib"], b["total_gib"]) << a.dump();
     if (!a["offload_optimizer"].get<bool>()) {
       EXPECT_NEAR(b["step_time_s"].get<double>(), a["step_time_s"].get<double>() / 4,
                   1e-9 * a["step_time_s"].get<double>())
           << a.dump();
+      // Sharded: the 16 bytes a parameter of state, 1/4 of them here (a gradient piece and
+      // the buckets on the wire beside them).
+      EXPECT_LT(z["optimizer_gib"].get<double>(), b["optimizer_gib"].get<double>() / 2) << z.dump();
+    } else {
+      // Offloaded: each rank's CPU memory holds 1/4 of the state; a host holds its 4 ranks'.
+      EXPECT_NEAR(z["cpu_gib"].get<double>(), b["cpu_gib"].get<double>() / 4, 1e-6) << z.dump();
+      EXPECT_NEAR(z["host_cpu_gib"].get<double>(), 4 * z["cpu_gib"].get<double>(), 1e-6);
+      EXPECT_NEAR(b["host_cpu_gib"].get<double>(), 4 * b["cpu_gib"].get<double>(), 1e-6);
     }
+    EXPECT_LT(z["total_gib"].get<double>(), b["total_gib"].get<double>()) << z.dump();
   }
+  CommandResult table = testing::run_longctx(
+      "plan --preset tinyllama-1.1b --seq-len 32768 --batch-tokens 256K --gpus 4");
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("shard  cpu/rank  cpu/host"), std::string::npos) << table.out;
   // 6 rows on 4 GPUs round up to 8, whole rows on every GPU.
   CommandResult r = testing::run_longctx(
       "plan --preset tinyllama-1.1b --seq-len 32768 --batch-tokens 192K --json --gpus 4");

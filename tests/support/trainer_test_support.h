@@ -83,8 +83,8 @@ inline std::vector<nlohmann::json> metric_lines(const fs::path& run) {
 }
 
 // Runs body(group), a std::shared_ptr<ProcessGroup>, as `ranks` data-parallel ranks, one thread
-// each, connected on a free local port (over NCCL on cuda:r for a CUDA `device`, when the build has
-// it). Rethrows the first rank's exception after every thread has ended.
+// each, meeting in a c10d store rank 0 hosts on a free local port (Gloo, and NCCL on cuda:r for
+// a CUDA `device`). Rethrows the first rank's exception after every thread has ended.
 template <typename Body>
 void run_ranks(int ranks, torch::Device device, Body body) {
   const int port = free_tcp_port();
@@ -100,7 +100,7 @@ void run_ranks(int ranks, torch::Device device, Body body) {
         RankInfo info{.rank = r, .world_size = ranks, .local_rank = r, .master_port = port};
         torch::Device d = device.is_cuda() ? torch::Device(torch::kCUDA, r) : device;
         std::shared_ptr<ProcessGroup> group =
-            connect_process_group(info, d, std::chrono::seconds(60));
+            connect_process_group(info, d, {.rendezvous = std::chrono::seconds(60)});
         body(group);
       } catch (const std::exception& e) {
         // Said at once: a rank left waiting in NCCL for this one would hide it until killed.

@@ -147,7 +147,7 @@ bool MasterAdamW::summed_over_ranks_on_the_way_down(const Slot& s) const {
          !s.gpu_sum.defined();
 }
 
-void MasterAdamW::all_reduce_sums() {
+void MasterAdamW::reduce_gradients() {
   if (options_.group == nullptr) return;
   std::vector<torch::Tensor> sums;
   for (Slot& s : slots_)
@@ -198,52 +198,60 @@ double MasterAdamW::clip_grad_norm(double max_norm) {
   return norm;
 }
 
+void adamw_update(const std::vector<torch::Tensor>& masters,
+                  const std::vector<torch::Tensor>& grads, const std::vector<torch::Tensor>& avgs,
+                  const std::vector<torch::Tensor>& avg_sqs, int64_t step, double lr,
+                  const AdamWOptions& options, bool decay) {
+  if (masters.empty()) return;
+  torch::NoGradGuard no_grad;
+  const double b1 = options.beta1, b2 = options.beta2;
+  const double weight_decay = decay ? options.weight_decay : 0.0;
+  bool fused = masters.front().is_cuda() ? kHaveFusedAdamW : kHaveFusedCpuAdamW;
+#if TORCH_VERSION_MAJOR >= 2
+  if (fused) {
+    // The kernel reads the step count from a float tensor per parameter: views of one tensor,
+    // filled by one launch (a fill per parameter cost ~200 host launches per step, with the GPU
+    // idle behind them).
+    torch::Tensor count =
+        torch::full({static_cast<int64_t>(masters.size())}, static_cast<double>(step),
+                    torch::dtype(torch::kFloat).device(masters.front().device()));
+    std::vector<torch::Tensor> steps;
+    for (int64_t i = 0; i < count.size(0); ++i) steps.push_back(count.select(0, i));
+    at::_fused_adamw_(masters, grads, avgs, avg_sqs, {}, steps, lr, b1, b2, weight_decay,
+                      options.eps, /*amsgrad=*/false, /*maximize=*/false);
+    return;
+  }
+#endif
+  // torch.optim.AdamW's single-tensor path, op for op.
+  (void)fused;
+  double t = static_cast<double>(step);
+  double bias1 = 1.0 - std::pow(b1, t), bias2_sqrt = std::sqrt(1.0 - std::pow(b2, t));
+  for (size_t i = 0; i < masters.size(); ++i) {
+    const torch::Tensor &master = masters[i], &grad = grads[i];
+    if (weight_decay != 0) master.mul_(1.0 - lr * weight_decay);
+    avgs[i].lerp_(grad, 1.0 - b1);
+    avg_sqs[i].mul_(b2).addcmul_(grad, grad, 1.0 - b2);
+    torch::Tensor denom = (avg_sqs[i].sqrt() / bias2_sqrt).add_(options.eps);
+    master.addcdiv_(avgs[i], denom, -lr / bias1);
+  }
+}
+
 void MasterAdamW::step(double lr) {
   torch::NoGradGuard no_grad;
   gather_gpu_sums();
   ++steps_;
-  const double b1 = options_.beta1, b2 = options_.beta2;
-  bool fused =
-      !slots_.empty() && (slots_.front().master.is_cuda() ? kHaveFusedAdamW : kHaveFusedCpuAdamW);
-#if TORCH_VERSION_MAJOR >= 2
-  if (fused) {
-    // Two groups (with and without weight decay), each one fused kernel over its tensors, on
-    // the GPU or, offloaded, on the CPU.
-    for (bool decay : {true, false}) {
-      std::vector<torch::Tensor> masters, grads, avgs, avg_sqs, steps;
-      for (Slot& s : slots_) {
-        if (s.decay != decay || !s.has_grad) continue;
-        masters.push_back(s.master);
-        grads.push_back(s.grad_sum);
-        avgs.push_back(s.exp_avg);
-        avg_sqs.push_back(s.exp_avg_sq);
-      }
-      if (masters.empty()) continue;
-      // The kernel reads the step count from a float tensor per parameter: views of one
-      // tensor, filled by one launch (a fill per parameter cost ~200 host launches per step,
-      // with the GPU idle behind them).
-      torch::Tensor count =
-          torch::full({static_cast<int64_t>(masters.size())}, static_cast<double>(steps_),
-                      torch::dtype(torch::kFloat).device(masters.front().device()));
-      for (int64_t i = 0; i < count.size(0); ++i) steps.push_back(count.select(0, i));
-      at::_fused_adamw_(masters, grads, avgs, avg_sqs, {}, steps, lr, b1, b2,
-                        decay ? options_.weight_decay : 0.0, options_.eps, /*amsgrad=*/false,
-                        /*maximize=*/false);
-    }
-  }
-#endif
-  if (!fused) {
-    // torch.optim.AdamW's single-tensor path, op for op.
-    double t = static_cast<double>(steps_);
-    double bias1 = 1.0 - std::pow(b1, t), bias2_sqrt = std::sqrt(1.0 - std::pow(b2, t));
+  // Two groups (with and without weight decay), each one fused kernel over its tensors where
+  // the libtorch has it, on the GPU or, offloaded, on the CPU.
+  for (bool decay : {true, false}) {
+    std::vector<torch::Tensor> masters, grads, avgs, avg_sqs;
     for (Slot& s : slots_) {
-      if (!s.has_grad) continue;
-      if (s.decay && options_.weight_decay != 0) s.master.mul_(1.0 - lr * options_.weight_decay);
-      s.exp_avg.lerp_(s.grad_sum, 1.0 - b1);
-      s.exp_avg_sq.mul_(b2).addcmul_(s.grad_sum, s.grad_sum, 1.0 - b2);
-      torch::Tensor denom = (s.exp_avg_sq.sqrt() / bias2_sqrt).add_(options_.eps);
-      s.master.addcdiv_(s.exp_avg, denom, -lr / bias1);
+      if (s.decay != decay || !s.has_grad) continue;
+      masters.push_back(s.master);
+      grads.push_back(s.grad_sum);
+      avgs.push_back(s.exp_avg);
+      avg_sqs.push_back(s.exp_avg_sq);
     }
+    adamw_update(masters, grads, avgs, avg_sqs, steps_, lr, options_, decay);
   }
   copy_masters_to_params();
   zero_grad();
@@ -290,53 +298,68 @@ uint64_t MasterAdamW::state_bytes() const {
   return bytes;
 }
 
-void MasterAdamW::save(const std::filesystem::path& file) const {
+void write_optimizer_state(const std::filesystem::path& file,
+                           const std::vector<OptimizerStateTensors>& tensors, int64_t steps) {
   std::vector<torch::Tensor> keep;
-  std::vector<TensorToWrite> tensors;
+  std::vector<TensorToWrite> out;
   auto add = [&](const std::string& name, const torch::Tensor& t) {
     torch::Tensor cpu = t.detach().to(torch::kCPU, torch::kFloat).contiguous();
     keep.push_back(cpu);
-    tensors.push_back(TensorToWrite{
+    out.push_back(TensorToWrite{
         name, DType::kF32, cpu.sizes().vec(),
         std::span<const std::byte>(static_cast<const std::byte*>(cpu.data_ptr()), cpu.nbytes())});
   };
-  for (const Slot& s : slots_) {
-    add("master." + s.name, s.master);
-    add("exp_avg." + s.name, s.exp_avg);
-    add("exp_avg_sq." + s.name, s.exp_avg_sq);
+  for (const OptimizerStateTensors& t : tensors) {
+    add("master." + t.name, t.master);
+    add("exp_avg." + t.name, t.exp_avg);
+    add("exp_avg_sq." + t.name, t.exp_avg_sq);
   }
-  write_safetensors(file, tensors,
-                    {{"format", "longctx-adamw"}, {"steps", std::to_string(steps_)}});
+  write_safetensors(file, out, {{"format", "longctx-adamw"}, {"steps", std::to_string(steps)}});
+}
+
+OptimizerStateFile::OptimizerStateFile(const std::filesystem::path& file, size_t parameters)
+    : file_(SafetensorsFile::open(file)) {
+  const auto& metadata = file_.metadata();
+  auto it = metadata.find("steps");
+  if (metadata.count("format") == 0 || metadata.at("format") != "longctx-adamw" ||
+      it == metadata.end()) {
+    throw Error(fmt::format("{}: not a longctx optimizer state", file.string()));
+  }
+  if (file_.tensors().size() != parameters * 3)
+    throw Error(fmt::format("{}: holds {} tensors; this model's optimizer has {}", file.string(),
+                            file_.tensors().size(), parameters * 3));
+  steps_ = std::stoll(it->second);
+}
+
+torch::Tensor OptimizerStateFile::tensor(std::string_view kind, const std::string& name,
+                                         at::IntArrayRef shape) const {
+  std::string key = fmt::format("{}.{}", kind, name);
+  if (!file_.contains(key))
+    throw Error(fmt::format("{}: the optimizer state has no tensor {}", file_.path().string(), key),
+                "was it written for a different model?");
+  const TensorView& view = file_.at(key);
+  if (view.dtype != DType::kF32 || view.shape != shape.vec())
+    throw Error(fmt::format("{}: tensor {} does not match the model's parameter",
+                            file_.path().string(), key));
+  return tensor_from_view(view);
+}
+
+void MasterAdamW::save(const std::filesystem::path& file) const {
+  if (options_.group != nullptr && options_.group->rank() != 0) return;  // rank 0 writes
+  std::vector<OptimizerStateTensors> tensors;
+  for (const Slot& s : slots_) tensors.push_back({s.name, s.master, s.exp_avg, s.exp_avg_sq});
+  write_optimizer_state(file, tensors, steps_);
 }
 
 void MasterAdamW::load(const std::filesystem::path& file) {
-  SafetensorsFile f = SafetensorsFile::open(file);
-  auto it = f.metadata().find("steps");
-  if (f.metadata().count("format") == 0 || f.metadata().at("format") != "longctx-adamw" ||
-      it == f.metadata().end()) {
-    throw Error(fmt::format("{}: not a longctx optimizer state", file.string()));
-  }
+  OptimizerStateFile f(file, slots_.size());
   torch::NoGradGuard no_grad;
   for (Slot& s : slots_) {
-    for (auto [prefix, target] :
-         {std::pair{"master.", &s.master}, std::pair{"exp_avg.", &s.exp_avg},
-          std::pair{"exp_avg_sq.", &s.exp_avg_sq}}) {
-      std::string name = prefix + s.name;
-      if (!f.contains(name))
-        throw Error(fmt::format("{}: the optimizer state has no tensor {}", file.string(), name),
-                    "was it written for a different model?");
-      const TensorView& view = f.at(name);
-      if (view.dtype != DType::kF32 || view.shape != s.param.sizes().vec())
-        throw Error(
-            fmt::format("{}: tensor {} does not match the model's parameter", file.string(), name));
-      target->copy_(tensor_from_view(view));
-    }
+    s.master.copy_(f.tensor("master", s.name, s.param.sizes()));
+    s.exp_avg.copy_(f.tensor("exp_avg", s.name, s.param.sizes()));
+    s.exp_avg_sq.copy_(f.tensor("exp_avg_sq", s.name, s.param.sizes()));
   }
-  size_t expected = slots_.size() * 3;
-  if (f.tensors().size() != expected)
-    throw Error(fmt::format("{}: holds {} tensors; this model's optimizer has {}", file.string(),
-                            f.tensors().size(), expected));
-  steps_ = std::stoll(it->second);
+  steps_ = f.steps();
   copy_masters_to_params();
   zero_grad();
 }

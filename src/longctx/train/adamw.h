@@ -23,6 +23,9 @@
 #include <string>
 #include <vector>
 
+#include "longctx/model/safetensors.h"
+#include "longctx/train/optimizer.h"
+
 namespace longctx {
 
 class ProcessGroup;
@@ -46,34 +49,69 @@ struct AdamWOptions {
   ProcessGroup* group = nullptr;
 };
 
-class MasterAdamW {
+// One AdamW update (torch.optim.AdamW, amsgrad off) of float32 `masters` on one device from
+// `grads`, in place with the moments, at 1-based step `step`: the fused kernel where the
+// libtorch has it for that device, else torch's single-tensor path op for op. `decay`: apply
+// options.weight_decay to these tensors. MasterAdamW and ShardedAdamW both step through it.
+void adamw_update(const std::vector<torch::Tensor>& masters,
+                  const std::vector<torch::Tensor>& grads, const std::vector<torch::Tensor>& avgs,
+                  const std::vector<torch::Tensor>& avg_sqs, int64_t step, double lr,
+                  const AdamWOptions& options, bool decay);
+
+// optimizer.safetensors, the one format both optimizers write and read (docs/formats.md): per
+// parameter "master.<name>", "exp_avg.<name>" and "exp_avg_sq.<name>", whole tensors in float32,
+// metadata format "longctx-adamw" and "steps". Whole tensors, whatever the ranks and their
+// shards, so that any number of ranks resumes from it.
+struct OptimizerStateTensors {
+  std::string name;
+  torch::Tensor master, exp_avg, exp_avg_sq;  // whole tensors, any device and float dtype
+};
+void write_optimizer_state(const std::filesystem::path& file,
+                           const std::vector<OptimizerStateTensors>& tensors, int64_t steps);
+
+class OptimizerStateFile {
+ public:
+  // Throws Error unless `file` is a longctx optimizer state of `parameters` parameters.
+  OptimizerStateFile(const std::filesystem::path& file, size_t parameters);
+  // `kind` ("master", "exp_avg", "exp_avg_sq") of parameter `name`, checked against `shape`:
+  // float32 in CPU memory.
+  torch::Tensor tensor(std::string_view kind, const std::string& name, at::IntArrayRef shape) const;
+  int64_t steps() const { return steps_; }
+
+ private:
+  SafetensorsFile file_;
+  int64_t steps_ = 0;
+};
+
+class MasterAdamW : public TrainingOptimizer {
  public:
   MasterAdamW(const torch::OrderedDict<std::string, torch::Tensor>& parameters,
               AdamWOptions options);
 
   // Moves the parameters' .grad into the float32 gradient sums and clears .grad. Call after
   // every backward of a step (it is what makes accumulation float32).
-  void accumulate();
+  void accumulate() override;
   // Data parallelism (options.group): sums the gradient sums over the ranks, after a step's
   // last accumulate(), so that every rank clips and steps on the gradient of the whole batch.
-  void all_reduce_sums();
+  void reduce_gradients() override;
   // Global L2 norm of the summed gradients (float64 on the host); when max_norm > 0 and the
   // norm exceeds it, scales them to max_norm as torch.nn.utils.clip_grad_norm_ does.
-  double clip_grad_norm(double max_norm);
+  double clip_grad_norm(double max_norm) override;
   // One AdamW step at `lr` on the master weights, copies them into the model's parameters and
   // zeroes the gradient sums.
-  void step(double lr);
-  void zero_grad();
+  void step(double lr) override;
+  void zero_grad() override;
 
-  int64_t steps() const { return steps_; }
+  int64_t steps() const override { return steps_; }
   // Bytes of optimizer memory (masters, gradient sums, moments) and where it lives.
   uint64_t state_bytes() const;
 
   // Masters and moments as float32 safetensors ("master.<name>", "exp_avg.<name>",
-  // "exp_avg_sq.<name>", metadata "steps"); load() checks every name and shape and writes the
-  // masters into the model too.
-  void save(const std::filesystem::path& file) const;
-  void load(const std::filesystem::path& file);
+  // "exp_avg_sq.<name>", metadata "steps"), written by rank 0 alone when there are ranks (they
+  // all hold the same state); load() checks every name and shape and writes the masters into
+  // the model too.
+  void save(const std::filesystem::path& file) const override;
+  void load(const std::filesystem::path& file) override;
 
  private:
   struct Slot {

@@ -1,7 +1,7 @@
-// Data parallelism on two GPUs (ctest label gpu; skipped with fewer than two): an NCCL group
-// sums float32 and bfloat16 tensors on the GPUs (and, in the same call, a float32 tensor in CPU
-// memory, over its TCP connection), and two ranks train the debug model in bfloat16 as one GPU
-// does, with the optimizer on the GPU and offloaded.
+// Data parallelism on two GPUs (ctest label gpu; skipped with fewer than two): the c10d group
+// sums float32 and bfloat16 tensors on the GPUs through NCCL (and, in the same call, a float32
+// tensor in CPU memory, through Gloo), and two ranks train the debug model in bfloat16 as one
+// GPU does (the optimizer sharded, on the GPU and offloaded).
 #include <gtest/gtest.h>
 
 #include "longctx/train/process_group.h"
@@ -17,7 +17,7 @@ bool two_gpus() {
 
 TEST(ProcessGroupGpu, SumsTensorsOnTheGpusAndInCpuMemory) {
   if (!two_gpus()) GTEST_SKIP() << "needs two CUDA devices";
-  std::fprintf(stderr, "NCCL in this build: %s\n", nccl_built() ? "yes" : "no (TCP)");
+  std::fprintf(stderr, "NCCL in this build: %s\n", nccl_built() ? "yes" : "no");
   // 70M float32 elements in CPU memory, beside the GPU's tensors in the same call.
   const int64_t big = 70'000'000;
   std::vector<torch::Tensor> wide(2), narrow(2), host(2);

@@ -54,8 +54,9 @@ std::vector<std::string> rank_environment(const std::vector<std::string>& base, 
   bool threads_given = false;
   for (const std::string& entry : base) {
     bool ours = false;
-    for (std::string_view name : {"RANK=", "LOCAL_RANK=", "WORLD_SIZE=", "LOCAL_WORLD_SIZE=",
-                                  "MASTER_ADDR=", "MASTER_PORT="})
+    for (std::string_view name :
+         {"RANK=", "LOCAL_RANK=", "WORLD_SIZE=", "LOCAL_WORLD_SIZE=", "MASTER_ADDR=",
+          "MASTER_PORT=", "TORCHELASTIC_USE_AGENT_STORE=", "TORCHELASTIC_RESTART_COUNT="})
       ours = ours || entry.starts_with(name);
     threads_given = threads_given || entry.starts_with("OMP_NUM_THREADS=");
     if (!ours) out.push_back(entry);
@@ -66,6 +67,9 @@ std::vector<std::string> rank_environment(const std::vector<std::string>& base, 
   out.push_back(fmt::format("LOCAL_WORLD_SIZE={}", ranks));
   out.push_back("MASTER_ADDR=127.0.0.1");
   out.push_back(fmt::format("MASTER_PORT={}", port));
+  // The parent holds the rendezvous store, as torchrun's agent does: the ranks join it.
+  out.push_back("TORCHELASTIC_USE_AGENT_STORE=True");
+  out.push_back("TORCHELASTIC_RESTART_COUNT=0");
   if (!threads_given)
     out.push_back(
         fmt::format("OMP_NUM_THREADS={}", std::max(1u, cores / static_cast<unsigned>(ranks))));
@@ -101,7 +105,9 @@ int launch_local_ranks(int ranks, std::chrono::seconds grace) {
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
-  const int port = free_tcp_port();
+  // The ranks' rendezvous store, held here for as long as they run (torchrun's way).
+  StoreHost store;
+  const int port = store.port();
 
   // Everything the children need is built before the first fork.
   std::vector<std::string> base;

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "longctx/model/llama.h"
+#include "longctx/train/sharded_adamw.h"
 
 namespace longctx {
 
@@ -98,6 +99,21 @@ std::vector<PlanRow> plan_training(const PlanInput& in) {
   const Block rest = block(in.recompute_rest);
   const std::string layer_text = format_layer_set(in.recompute_layers);
 
+  // Data parallelism.
+  const double ranks = std::max<uint32_t>(1, in.ranks);
+  const bool sharded = in.shard_optimizer && in.ranks > 1;
+  const double per_host = in.ranks_per_host > 0
+                              ? in.ranks_per_host
+                              : std::min<uint32_t>(std::max<uint32_t>(1, in.ranks), 8);
+  // ShardedAdamW's float32 buckets in flight: its bucket size or the largest layer (or the
+  // head), whichever is larger.
+  const double largest_unit = std::max(
+      static_cast<double>(c.vocab_size) * d,
+      (n - static_cast<double>(c.vocab_size) * d * (c.tie_word_embeddings ? 1 : 2)) / layers);
+  const double bucket_bytes =
+      static_cast<double>(ShardedAdamW::kMaxInFlight) * 4 *
+      std::max(static_cast<double>(ShardedAdamW::kDefaultBucketElements), largest_unit);
+
   std::vector<PlanRow> rows;
   for (bool offload : {false, true}) {
     for (const char* mode : kRecomputeModes) {
@@ -114,11 +130,27 @@ std::vector<PlanRow> plan_training(const PlanInput& in) {
       r.all_gradients = static_cast<uint64_t>(p * n);
       r.gradients = static_cast<uint64_t>(std::min(p * n, first_gradients));
       double optimizer = 12 * n + (in.compute_bytes == 4 ? 0 : 4 * n);
-      if (offload) {
+      const double micro_batches =
+          std::ceil(static_cast<double>(in.rows_per_step) / in.micro_batch);
+      if (sharded) {
+        // The shard: master and moments (12 N / W, in CPU memory when offloaded, with the sum's
+        // copy for the CPU's update), the gradient sum on the GPU (4 N / W), a later
+        // micro-batch's piece beside it, and the float32 buckets on the wire.
+        const double shard = n / ranks;
+        const double gpu = 4 * shard * (micro_batches > 1 ? 2 : 1) + bucket_bytes;
+        if (offload) {
+          r.cpu_bytes = static_cast<uint64_t>(16 * shard);
+          r.optimizer = static_cast<uint64_t>(gpu);
+        } else {
+          r.optimizer = static_cast<uint64_t>(gpu + 12 * shard);
+        }
+      } else if (offload) {
         r.cpu_bytes = static_cast<uint64_t>(optimizer + (in.compute_bytes == 4 ? 4 * n : 0));
       } else {
         r.optimizer = static_cast<uint64_t>(optimizer);
       }
+      r.sharded = sharded;
+      r.host_bytes = r.cpu_bytes * per_host;
       double per_token = recomputing_layers * b.kept + rest_layers * rest.kept +
                          3 * p * d;  // embedding output, final norm input and output
       r.activations = static_cast<uint64_t>(per_token * tokens);
@@ -135,9 +167,15 @@ std::vector<PlanRow> plan_training(const PlanInput& in) {
           model_flops + recomputing_layers * b.extra_flops + rest_layers * rest.extra_flops;
       double step_tokens = static_cast<double>(in.seq_len) * static_cast<double>(in.rows_per_step);
       r.step_seconds = r.flops_per_token * step_tokens / (in.peak_flops * in.assumed_mfu);
-      if (offload) {
+      if (offload && sharded) {
+        // The shard's sum down once and its masters up once, and its AdamW on a CPU that the
+        // host's ranks share.
+        const double shard = n / ranks;
+        r.offload_seconds = 8 * shard / in.host_link_bytes_per_second +
+                            28 * shard * per_host / in.cpu_memory_bytes_per_second;
+        r.step_seconds += r.offload_seconds;
+      } else if (offload) {
         // Gradient sums on the GPU where the budget leaves room (several micro-batches only).
-        double micro_batches = std::ceil(static_cast<double>(in.rows_per_step) / in.micro_batch);
         if (micro_batches > 1 && in.budget_bytes > r.total + kGpuSumMargin) {
           r.gpu_sums =
               std::min(static_cast<uint64_t>(4 * n), in.budget_bytes - r.total - kGpuSumMargin);

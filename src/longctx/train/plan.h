@@ -35,7 +35,8 @@
 // measured one); with --offload-optimizer, plus the host traffic and the CPU's AdamW, which do
 // not overlap the GPU's work (rates measured on the H100 machine's host; docs/benchmarks.md).
 // Offloaded gradient sums that fit in what the budget leaves stay on the GPU and go down once a
-// step instead of once a micro-batch.
+// step instead of once a micro-batch. With several ranks and a sharded optimizer (ZeRO-2),
+// each rank holds 1/N of the state; offloaded, only that shard is in CPU memory.
 //
 //   std::vector<PlanRow> rows = plan_training({.config = c, .seq_len = 81920});
 #pragma once
@@ -76,6 +77,13 @@ struct PlanInput {
   // gradient sums take what the budget leaves (less kGpuSumMargin) on the GPU: MasterAdamW's
   // gpu_sum_bytes. 0: none there.
   uint64_t budget_bytes = 0;
+  // Data parallelism: the ranks, and how many of them share a host (its CPU memory and
+  // bandwidth; 0: min(ranks, 8)). With shard_optimizer each rank keeps 1/ranks of the float32
+  // state (ShardedAdamW): master, moments and gradient sum, plus a second gradient piece when a
+  // step has several micro-batches and the buckets in flight.
+  uint32_t ranks = 1;
+  uint32_t ranks_per_host = 0;
+  bool shard_optimizer = false;
 };
 
 // Library workspaces (cuBLAS, cuDNN) and the caching allocator's rounding, on top of the
@@ -95,7 +103,9 @@ struct PlanRow {
   uint64_t weights = 0, gradients = 0, optimizer = 0, activations = 0, transient = 0;
   uint64_t all_gradients = 0, reserve = 0;
   uint64_t total = 0;
-  uint64_t cpu_bytes = 0;            // optimizer state in CPU memory (offload)
+  uint64_t cpu_bytes = 0;            // optimizer state in CPU memory (offload), per rank
+  uint64_t host_bytes = 0;           // cpu_bytes of all the ranks on one host
+  bool sharded = false;              // the optimizer state sharded over the ranks
   uint64_t gpu_sums = 0;             // offload: gradient sums on the GPU (in optimizer, total)
   double flops_per_token = 0;        // hardware FLOPs, recomputation included
   double model_flops_per_token = 0;  // RECIPE.md section 5: 6 N + 6 L T d

@@ -173,6 +173,13 @@ const std::vector<Field>& fields() {
       {{"offload_optimizer", "keep fp32 master weights and AdamW state in CPU memory"},
        [](C& c, std::string_view v) { c.offload_optimizer = parse_bool("offload-optimizer", v); },
        [](const C& c) { return J(c.offload_optimizer); }},
+      {{"shard_optimizer",
+        "with several ranks, each keeps 1/N of the optimizer state (ZeRO-2): auto (on), on, "
+        "off"},
+       [](C& c, std::string_view v) {
+         c.shard_optimizer = choice("shard-optimizer", v, {"auto", "on", "off"});
+       },
+       [](const C& c) { return J(c.shard_optimizer); }},
       {{"document_mask", "attention stops at document boundaries (off: the paper's packing)"},
        [](C& c, std::string_view v) { c.document_mask = parse_bool("document-mask", v); },
        [](const C& c) { return J(c.document_mask); }},
@@ -275,7 +282,7 @@ bool TrainConfig::resumable_change(std::string_view name) {
   for (std::string_view ok :
        {"steps", "tokens", "save_every", "eval_every", "keep_checkpoints", "recompute",
         "recompute_layers", "recompute_rest", "loss_chunk", "mlp_chunk", "offload_optimizer",
-        "gpu_memory_gib", "device", "out", "save_dtype", "peak_tflops"}) {
+        "shard_optimizer", "gpu_memory_gib", "device", "out", "save_dtype", "peak_tflops"}) {
     if (name == ok) return true;
   }
   return false;

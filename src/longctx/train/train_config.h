@@ -58,6 +58,7 @@ struct TrainConfig {
   uint32_t loss_chunk = 8192;            // tokens per chunk of the LM-head loss
   uint32_t mlp_chunk = 8192;             // tokens per chunk of a recomputed MLP (0: whole rows)
   bool offload_optimizer = false;        // fp32 master weights and AdamW state in CPU memory
+  std::string shard_optimizer = "auto";  // several ranks: auto | on (ZeRO-2) | off
   bool document_mask = false;            // attention stops at document boundaries
   double gpu_memory_gib = 0;             // the plan's budget; 0: the device's free memory
 

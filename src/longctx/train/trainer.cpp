@@ -14,6 +14,7 @@
 #include "longctx/runtime/device.h"
 #include "longctx/train/adamw.h"
 #include "longctx/train/plan.h"
+#include "longctx/train/sharded_adamw.h"
 #include "longctx/train/training_data.h"
 
 namespace longctx {
@@ -109,7 +110,7 @@ struct Trainer::State {
   std::optional<TrainingData> data;
   std::optional<DataOrder> order;
   LlamaForCausalLM model{nullptr};
-  std::unique_ptr<MasterAdamW> optimizer;
+  std::unique_ptr<TrainingOptimizer> optimizer;
   TrainForwardOptions forward;
   std::optional<DomainLoss> domain_loss;
   std::unique_ptr<AppendFile> metrics;
@@ -119,6 +120,7 @@ struct Trainer::State {
   std::shared_ptr<ProcessGroup> group;
   int rank = 0, world = 1;
   uint64_t rows_per_rank = 0;
+  bool sharded = false;  // ZeRO-2 (sharded_adamw.h): each rank 1/world of the optimizer state
   PlanRow plan;           // the memory plan's row this run follows
   double peak_flops = 0;  // one GPU's dense bf16 peak for MFU; 0: unknown
   std::vector<int32_t> rows_buffer;
@@ -156,6 +158,7 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options) : state_(std::make_
   s.device = parse_device(config.device);
   if (s.group) s.device = rank_device(s.device, s.group->info());  // one GPU a rank
   s.dtype = config.dtype == "auto" ? default_dtype(s.device) : parse_torch_dtype(config.dtype);
+  s.sharded = s.world > 1 && config.shard_optimizer != "off";
 
   // The run directory: a new run refuses to overwrite one; a resumed run needs a checkpoint.
   fs::path latest = s.run / "checkpoints" / "latest";
@@ -240,7 +243,9 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options) : state_(std::make_
       .attention_output_by_token = cudnn_attention,
       // Where offloaded gradient sums may go: never past what is free, whatever
       // --gpu-memory-gib.
-      .budget_bytes = s.device.is_cuda() ? std::min(budget, free) : 0};
+      .budget_bytes = s.device.is_cuda() ? std::min(budget, free) : 0,
+      .ranks = static_cast<uint32_t>(s.world),
+      .shard_optimizer = s.sharded};
   if (s.device.is_cuda() && !plan.fused_swiglu) {
     s.note(fused_kernels_built()
                ? "fused RoPE/SwiGLU kernels off (LONGCTX_FUSED_KERNELS=0): plain libtorch ops"
@@ -286,14 +291,18 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options) : state_(std::make_
   s.save_dtype = config.save_dtype != "auto" ? parse_torch_dtype(config.save_dtype)
                  : original.torch_dtype      ? parse_torch_dtype(*original.torch_dtype)
                                              : torch::kBFloat16;
-  s.optimizer = std::make_unique<MasterAdamW>(s.model->named_parameters(),
-                                              AdamWOptions{.beta1 = config.adam_beta1,
-                                                           .beta2 = config.adam_beta2,
-                                                           .eps = config.adam_eps,
-                                                           .weight_decay = config.weight_decay,
-                                                           .offload = config.offload_optimizer,
-                                                           .gpu_sum_bytes = row.gpu_sums,
-                                                           .group = s.group.get()});
+  AdamWOptions adamw{.beta1 = config.adam_beta1,
+                     .beta2 = config.adam_beta2,
+                     .eps = config.adam_eps,
+                     .weight_decay = config.weight_decay,
+                     .offload = config.offload_optimizer,
+                     .gpu_sum_bytes = row.gpu_sums,
+                     .group = s.group.get()};
+  if (s.sharded) {
+    s.optimizer = std::make_unique<ShardedAdamW>(s.model->named_parameters(), adamw);
+  } else {
+    s.optimizer = std::make_unique<MasterAdamW>(s.model->named_parameters(), adamw);
+  }
   if (row.gpu_sums > 0)
     s.note(
         fmt::format("offload: {:.1f} GiB of float32 gradient sums on the GPU, so those "
@@ -334,12 +343,10 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options) : state_(std::make_
     write_file_atomic(s.run / "config.json", s.config.to_json().dump(2) + "\n");
   }
   if (s.world > 1) {
-    s.note(fmt::format("data parallel: {} ranks, {} row{} each a step", s.world, s.rows_per_rank,
-                       s.rows_per_rank == 1 ? "" : "s"));
-    if (s.device.is_cuda() && !nccl_built())
-      s.note(
-          "this build has no NCCL: the ranks sum their gradients over TCP through CPU memory, "
-          "which is slow (see docs/cluster.md to build with NCCL)");
+    s.note(
+        fmt::format("data parallel: {} ranks, {} row{} each a step, optimizer state {}", s.world,
+                    s.rows_per_rank, s.rows_per_rank == 1 ? "" : "s",
+                    s.sharded ? fmt::format("sharded (1/{} a rank)", s.world) : "on every rank"));
   }
 }
 
@@ -408,7 +415,7 @@ StepMetrics Trainer::train_step() {
     }
   }
   if (s.group) {
-    s.optimizer->all_reduce_sums();
+    s.optimizer->reduce_gradients();
     loss_sum = s.all_ranks(loss_sum, Reduce::kSum);
   }
   double loss = loss_sum / step_targets;
@@ -482,7 +489,8 @@ fs::path Trainer::save_checkpoint() {
   std::string name = fmt::format("step-{:06}", s.step);
   fs::path dir = s.run / "checkpoints" / name;
   if (!s.writes_files()) {
-    s.barrier();  // every rank holds rank 0's weights: rank 0 writes them
+    s.optimizer->save(dir);  // sharded: this rank's part of the gather; rank 0 writes
+    s.barrier();             // every rank holds rank 0's weights: rank 0 writes them
     return dir;
   }
   fs::path temp = s.run / "checkpoints" / (".tmp-" + name);
@@ -499,6 +507,7 @@ fs::path Trainer::save_checkpoint() {
                           {"tokens", s.tokens},
                           {"metrics_bytes", metrics_bytes},
                           {"world_size", s.world},
+                          {"sharded_optimizer", s.sharded},
                           {"config", s.config.to_json()}};
   write_file_atomic(temp / "trainer_state.json", state.dump(2) + "\n");
   fs::remove_all(dir);
