@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   commands["plan"] = longctx::add_plan_command(app);
   commands["train"] = longctx::add_train_command(app);
   commands["needle"] = longctx::add_needle_command(app);
+  commands["eval"] = longctx::add_eval_command(app);
 
   try {
     app.parse(argc, argv);

@@ -9,7 +9,6 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <random>
 
 #include "longctx/base/files.h"
 #include "support/fixtures.h"
@@ -28,19 +27,7 @@ class TrainCli : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new testing::TempDir();
     const fs::path root = dir_->path();
-    std::mt19937 rng(7);
-    const char* words[] = {"the", "keeper", "lit",  "a",    "lamp",    "at",    "night", "and",
-                           "sea", "wind",   "rose", "over", "harbour", "boats", "came",  "home"};
-    std::string corpus;
-    for (int doc = 0; doc < 60; ++doc) {
-      bool book = doc % 3 == 0;
-      int n = book ? 300 : 40;
-      std::string text;
-      for (int w = 0; w < n; ++w)
-        text += std::string(words[rng() % 16]) + (w % 12 == 11 ? ". " : " ");
-      corpus += testing::jsonl_record(text, book ? "RedPajamaBook" : "RedPajamaC4");
-    }
-    testing::write_file(root / "corpus" / "a.jsonl", corpus);
+    testing::write_file(root / "corpus" / "a.jsonl", testing::two_domain_corpus(60));
     CommandResult mix = testing::run_longctx(fmt::format(
         "mix {} --tokenizer {} --strategy original --budget 12K --seq-len 128 --out {} -q",
         (root / "corpus").string(), kTokenizer.string(), data().string()));
