@@ -21,5 +21,6 @@ CommandRun add_train_command(CLI::App& app);
 CommandRun add_plan_command(CLI::App& app);
 CommandRun add_needle_command(CLI::App& app);
 CommandRun add_report_command(CLI::App& app);
+CommandRun add_eval_command(CLI::App& app);
 
 }  // namespace longctx

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   commands["train"] = longctx::add_train_command(app);
   commands["needle"] = longctx::add_needle_command(app);
   commands["report"] = longctx::add_report_command(app);
+  commands["eval"] = longctx::add_eval_command(app);
 
   try {
     app.parse(argc, argv);

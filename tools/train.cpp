@@ -28,7 +28,7 @@
 #include "longctx/train/plan.h"
 #include "longctx/train/process_group.h"
 #include "longctx/train/trainer.h"
-#include "longctx/train/training_data.h"
+#include "longctx/dataset/training_data.h"
 
 namespace longctx {
 

@@ -12,10 +12,9 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <random>
 
 #include "longctx/base/files.h"
-#include "longctx/model/safetensors.h"
+#include "support/safetensors_reader.h"
 #include "support/fixtures.h"
 #include "support/sentencepiece_fixture.h"
 
@@ -33,19 +32,7 @@ class TrainCli : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new testing::TempDir();
     const fs::path root = dir_->path();
-    std::mt19937 rng(7);
-    const char* words[] = {"the", "keeper", "lit",  "a",    "lamp",    "at",    "night", "and",
-                           "sea", "wind",   "rose", "over", "harbour", "boats", "came",  "home"};
-    std::string corpus;
-    for (int doc = 0; doc < 60; ++doc) {
-      bool book = doc % 3 == 0;
-      int n = book ? 300 : 40;
-      std::string text;
-      for (int w = 0; w < n; ++w)
-        text += std::string(words[rng() % 16]) + (w % 12 == 11 ? ". " : " ");
-      corpus += testing::jsonl_record(text, book ? "RedPajamaBook" : "RedPajamaC4");
-    }
-    testing::write_file(root / "corpus" / "a.jsonl", corpus);
+    testing::write_file(root / "corpus" / "a.jsonl", testing::two_domain_corpus(60));
     CommandResult mix = testing::run_longctx(fmt::format(
         "mix {} --tokenizer {} --strategy original --budget 12K --seq-len 128 --out {} -q",
         (root / "corpus").string(), kTokenizer.string(), data().string()));
@@ -269,13 +256,14 @@ TEST_F(TrainCli, TwoRanksOnThisMachineTrainLikeOneProcess) {
 
 // The float32 weights of a run's final model (--save-dtype float32), by name.
 std::map<std::string, std::vector<float>> final_weights(const fs::path& run) {
-  SafetensorsFile f = SafetensorsFile::open(run / "model" / "model.safetensors");
+  const fs::path file = run / "model" / "model.safetensors";
   std::map<std::string, std::vector<float>> out;
-  for (const auto& [name, view] : f.tensors()) {
-    EXPECT_EQ(view.dtype, DType::kF32) << name;
+  for (const std::string& name : testing::safetensors_tensor_names(file)) {
+    testing::SafetensorsTensor t = testing::read_safetensors_tensor(file, name);
+    EXPECT_EQ(t.dtype, "F32") << name;
     std::vector<float>& v = out[name];
-    v.resize(static_cast<size_t>(view.numel()));
-    std::memcpy(v.data(), view.bytes.data(), view.bytes.size());
+    v.resize(t.bytes.size() / sizeof(float));
+    std::memcpy(v.data(), t.bytes.data(), v.size() * sizeof(float));
   }
   return out;
 }

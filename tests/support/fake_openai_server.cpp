@@ -29,6 +29,7 @@ nlohmann::json error_json(const std::string& message) {
 
 struct FakeOpenAIServer::State {
   std::function<std::string(const std::string&)> respond;
+  TokenLogprob token_logprob = [](const std::vector<int32_t>&, size_t, size_t) { return -1.0; };
   httplib::Server server;
   std::thread thread;
   int port = 0;
@@ -71,6 +72,10 @@ struct FakeOpenAIServer::State {
       return;
     }
     nlohmann::json body = nlohmann::json::parse(request.body, nullptr, false);
+    if (!chat && body.is_object() && body.contains("prompt") && body["prompt"].is_array()) {
+      answer_token_prompts(body, response);
+      return;
+    }
     std::string prompt;
     if (chat && body.is_object() && body.contains("messages") && body["messages"].is_array() &&
         !body["messages"].empty() &&
@@ -102,6 +107,40 @@ struct FakeOpenAIServer::State {
                              {{"prompt_tokens", prompt_tokens},
                               {"completion_tokens", completion_tokens},
                               {"total_tokens", prompt_tokens + completion_tokens}}}};
+    response.set_content(reply.dump(), "application/json");
+  }
+
+  // Token-id prompts, one choice each; with echo and logprobs, every token's log-probability.
+  void answer_token_prompts(const nlohmann::json& body, httplib::Response& response) {
+    nlohmann::json choices = nlohmann::json::array();
+    int64_t prompt_tokens = 0;
+    TokenLogprob logprob;
+    {
+      std::lock_guard lock(mutex);
+      logprob = token_logprob;
+    }
+    for (size_t c = 0; c < body["prompt"].size(); ++c) {
+      std::vector<int32_t> ids = body["prompt"][c].get<std::vector<int32_t>>();
+      prompt_tokens += static_cast<int64_t>(ids.size());
+      nlohmann::json choice = {{"index", c}, {"text", " x"}, {"finish_reason", "length"}};
+      if (body.contains("logprobs")) {
+        nlohmann::json values = nlohmann::json::array(), tokens = nlohmann::json::array();
+        if (body.value("echo", false)) {
+          for (size_t i = 0; i < ids.size(); ++i) {
+            values.push_back(i == 0 ? nlohmann::json() : nlohmann::json(logprob(ids, i, c)));
+            tokens.push_back(std::to_string(ids[i]));
+          }
+        }
+        values.push_back(-0.5);
+        tokens.push_back("x");
+        choice["logprobs"] = {{"tokens", tokens}, {"token_logprobs", values}};
+      }
+      choices.push_back(choice);
+    }
+    nlohmann::json reply = {{"id", "fake-1"},
+                            {"object", "text_completion"},
+                            {"choices", choices},
+                            {"usage", {{"prompt_tokens", prompt_tokens}}}};
     response.set_content(reply.dump(), "application/json");
   }
 
@@ -145,6 +184,11 @@ int FakeOpenAIServer::port() const {
 
 std::string FakeOpenAIServer::url() const {
   return "http://127.0.0.1:" + std::to_string(state_->port);
+}
+
+void FakeOpenAIServer::set_token_logprob(TokenLogprob token_logprob) {
+  std::lock_guard lock(state_->mutex);
+  state_->token_logprob = std::move(token_logprob);
 }
 
 void FakeOpenAIServer::fail_next(int count, int status) {

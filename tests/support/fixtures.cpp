@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <stdexcept>
 
 #include "longctx/base/files.h"
@@ -34,6 +35,21 @@ std::string jsonl_record(std::string_view text, std::string_view domain) {
   record["text"] = std::string(text);
   record["meta"]["redpajama_set_name"] = std::string(domain);
   return record.dump() + "\n";
+}
+
+std::string two_domain_corpus(int documents, uint32_t seed) {
+  std::mt19937 rng(seed);
+  const char* words[] = {"the", "keeper", "lit",  "a",    "lamp",    "at",    "night", "and",
+                         "sea", "wind",   "rose", "over", "harbour", "boats", "came",  "home"};
+  std::string corpus;
+  for (int doc = 0; doc < documents; ++doc) {
+    bool book = doc % 3 == 0;
+    std::string text;
+    for (int w = 0; w < (book ? 300 : 40); ++w)
+      text += std::string(words[rng() % 16]) + (w % 12 == 11 ? ". " : " ");
+    corpus += jsonl_record(text, book ? "RedPajamaBook" : "RedPajamaC4");
+  }
+  return corpus;
 }
 
 void write_file(const fs::path& path, std::string_view contents) {

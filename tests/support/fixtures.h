@@ -34,6 +34,11 @@ std::string jsonl_record(std::string_view text, std::string_view domain);
 
 void write_file(const std::filesystem::path& path, std::string_view contents);
 
+// A small two-domain SlimPajama corpus for the end-to-end tests, as JSON lines: `documents`
+// records, every third a RedPajamaBook of 300 words, the others RedPajamaC4 of 40, the words
+// drawn by std::mt19937(seed) from 16 lighthouse words, a period after every twelfth.
+std::string two_domain_corpus(int documents, uint32_t seed = 7);
+
 // Every line of a JSON-lines file, parsed (throws on a malformed line).
 std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& path);
 

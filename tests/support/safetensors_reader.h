@@ -19,6 +19,8 @@ struct SafetensorsTensor {
   std::string bytes;  // the raw little-endian data
 };
 
+// The names of the file's tensors (without __metadata__), in the header's order.
+std::vector<std::string> safetensors_tensor_names(const std::filesystem::path& path);
 // Throws std::runtime_error when the file or the tensor is missing or the header is malformed.
 SafetensorsTensor read_safetensors_tensor(const std::filesystem::path& path,
                                           const std::string& name);

@@ -61,12 +61,16 @@ std::string request_body(const EndpointOptions& options, const CompletionRequest
   if (!options.model.empty()) body["model"] = options.model;
   if (options.chat) {
     body["messages"] = nlohmann::json::array({{{"role", "user"}, {"content", request.prompt}}});
+  } else if (!request.prompt_token_ids.empty()) {
+    body["prompt"] = request.prompt_token_ids;
   } else {
     body["prompt"] = request.prompt;
   }
   body["max_tokens"] = request.max_tokens;
   body["temperature"] = request.temperature;
   if (!request.stop.empty()) body["stop"] = request.stop;
+  if (request.echo) body["echo"] = true;
+  if (request.logprobs >= 0) body["logprobs"] = request.logprobs;
   return body.dump();
 }
 
@@ -77,6 +81,7 @@ struct Attempt {
   std::string text;
   std::string error;
   int64_t prompt_tokens = -1;
+  std::vector<std::vector<double>> token_logprobs;
 };
 
 // The server's own explanation: {"error": {"message": ...}} (OpenAI, vLLM), {"error": "..."}
@@ -99,7 +104,31 @@ std::string server_message(const std::string& body) {
   return body.size() > kMaxChars ? body.substr(0, kMaxChars) + "..." : body;
 }
 
-Attempt parse_response(const std::string& body, bool chat, const std::string& endpoint) {
+// Every choice's logprobs.token_logprobs, in index order; false when one is missing.
+bool parse_token_logprobs(const nlohmann::json& choices, std::vector<std::vector<double>>& out) {
+  std::vector<std::pair<int64_t, std::vector<double>>> indexed;
+  for (const nlohmann::json& choice : choices) {
+    if (!choice.is_object() || !choice.contains("logprobs") || !choice["logprobs"].is_object())
+      return false;
+    const nlohmann::json& list = choice["logprobs"].value("token_logprobs", nlohmann::json());
+    if (!list.is_array()) return false;
+    std::vector<double> values;
+    for (const nlohmann::json& v : list)
+      values.push_back(v.is_number() ? v.get<double>() : std::nan(""));
+    int64_t index = choice.contains("index") && choice["index"].is_number_integer()
+                        ? choice["index"].get<int64_t>()
+                        : static_cast<int64_t>(indexed.size());
+    indexed.emplace_back(index, std::move(values));
+  }
+  std::stable_sort(indexed.begin(), indexed.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  out.clear();
+  for (auto& [index, values] : indexed) out.push_back(std::move(values));
+  return true;
+}
+
+Attempt parse_response(const std::string& body, bool chat, bool logprobs,
+                       const std::string& endpoint) {
   Attempt attempt;
   nlohmann::json json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
   const char* field = chat ? "choices[0].message.content" : "choices[0].text";
@@ -120,6 +149,11 @@ Attempt parse_response(const std::string& body, bool chat, const std::string& en
   if (text == nullptr || !(text->is_string() || text->is_null())) {
     attempt.error =
         fmt::format("response from {} has no {}: {}", endpoint, field, server_message(body));
+    return attempt;
+  }
+  if (logprobs && !parse_token_logprobs(json["choices"], attempt.token_logprobs)) {
+    attempt.error = fmt::format("response from {} has no choices[].logprobs.token_logprobs: {}",
+                                endpoint, server_message(body));
     return attempt;
   }
   attempt.ok = true;
@@ -215,7 +249,7 @@ class Connection {
 };
 
 Attempt attempt_once(Connection& connection, const EndpointOptions& options,
-                     const std::string& endpoint) {
+                     const std::string& endpoint, bool logprobs) {
   long status = 0;
   std::string response;
   CURLcode code = connection.perform(status, response);
@@ -236,7 +270,7 @@ Attempt attempt_once(Connection& connection, const EndpointOptions& options,
     attempt.error = fmt::format("HTTP {} from {}: {}", status, endpoint, server_message(response));
     return attempt;
   }
-  return parse_response(response, options.chat, endpoint);
+  return parse_response(response, options.chat, logprobs, endpoint);
 }
 
 }  // namespace
@@ -285,12 +319,13 @@ CompletionResult OpenAIClient::complete(const CompletionRequest& request) const 
       double wait_seconds = options_.retry_backoff_seconds * std::pow(2.0, attempt_index - 1);
       std::this_thread::sleep_for(std::chrono::duration<double>(wait_seconds));
     }
-    Attempt attempt = attempt_once(connection, options_, endpoint_);
+    Attempt attempt = attempt_once(connection, options_, endpoint_, request.logprobs >= 0);
     result.attempts = attempt_index + 1;
     if (attempt.ok) {
       result.ok = true;
       result.text = std::move(attempt.text);
       result.prompt_tokens = attempt.prompt_tokens;
+      result.token_logprobs = std::move(attempt.token_logprobs);
       break;
     }
     if (!attempt.retry || attempt_index == options_.retries) {

@@ -41,9 +41,14 @@ struct EndpointOptions {
 
 struct CompletionRequest {
   std::string prompt;
+  // When not empty (completions only), sent as "prompt" instead of the text: a batch of
+  // prompts as token ids, one choice each (vLLM, SGLang and llama.cpp's server take them).
+  std::vector<std::vector<int32_t>> prompt_token_ids;
   int max_tokens = 50;
   double temperature = 0;
   std::vector<std::string> stop;  // left out of the request when empty
+  bool echo = false;              // "echo": the prompt comes back, with logprobs its tokens'
+  int logprobs = -1;              // "logprobs" when >= 0 (completions only)
 };
 
 struct CompletionResult {
@@ -53,6 +58,10 @@ struct CompletionResult {
   int attempts = 0;    // 1 + retries used
   double seconds = 0;  // wall time of all attempts and the waits between them
   int64_t prompt_tokens = -1;  // usage.prompt_tokens of the response, -1 when absent
+  // With logprobs >= 0: choices[i].logprobs.token_logprobs of every choice in index order
+  // (with echo the prompt's tokens first, then the generated ones); null (the first prompt
+  // token's) as NaN. A response without them is a failed request.
+  std::vector<std::vector<double>> token_logprobs;
 };
 
 class OpenAIClient {

@@ -15,7 +15,7 @@
 #include "longctx/train/adamw.h"
 #include "longctx/train/plan.h"
 #include "longctx/train/sharded_adamw.h"
-#include "longctx/train/training_data.h"
+#include "longctx/dataset/training_data.h"
 
 namespace longctx {
 

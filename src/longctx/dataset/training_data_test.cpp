@@ -1,4 +1,4 @@
-#include "longctx/train/training_data.h"
+#include "longctx/dataset/training_data.h"
 
 #include <gtest/gtest.h>
 
